@@ -1,0 +1,1 @@
+"""A credit-metered, OpenAI-compatible API gateway."""

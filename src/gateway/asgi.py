@@ -1,0 +1,127 @@
+"""The outermost ASGI app: request ids, body limits, and the fast lane for chat completions.
+
+Written as a plain ASGI class (no BaseHTTPMiddleware) so streams pass through untouched.
+`POST /v1/chat/completions` goes straight to its raw handler: FastAPI's routing and
+validation cost more per request than the gateway's own bookkeeping, and that route's body
+is passed through to the upstream anyway. Everything else is served by FastAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import GatewayError, InternalError, RequestTooLarge
+
+log = logging.getLogger("gateway.http")
+
+CHAT_PATH = "/v1/chat/completions"
+REQUEST_ID = "gateway.request_id"
+BODY = "gateway.body"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _request_id(scope: Scope) -> str:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
+            return str(value.decode())
+    return f"req_{secrets.token_hex(12)}"
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    body = error.body()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None if the client went away; 413 past `limit`."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        *,
+        api: ASGIApp,
+        chat: Callable[[Scope, Receive, Send], Awaitable[None]],
+        max_body_bytes: int,
+    ) -> None:
+        self.api = api
+        self.chat = chat
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope[REQUEST_ID] = request_id
+        started = False
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        try:
+            body = await _read_body(scope, receive, self.max_body_bytes)
+            if body is None:
+                return
+            scope[BODY] = body
+            if scope["path"] == CHAT_PATH and scope["method"] == "POST":
+                await self.chat(scope, receive, send_with_id)
+            else:
+                await self.api(scope, _replay(body, receive), send_with_id)
+        except GatewayError as error:
+            if not started:
+                await send_error(send_with_id, error)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await send_error(send_with_id, InternalError())
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hand the already-read body to the app once, then pass through (e.g. disconnects)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

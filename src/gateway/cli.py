@@ -1,0 +1,81 @@
+"""`python -m gateway serve|migrate|simulator`: run, migrate, or simulate an upstream."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from gateway.logs import configure_logging
+from gateway.settings import ConfigError, load_settings
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    try:
+        settings = load_settings(dev_secret=False)
+    except ConfigError as error:
+        sys.exit(f"gateway: {error}")
+    where = f"http://{args.host}:{args.port}"
+    print(f"gateway listening on {where}  (API docs: {where}/docs, OpenAI base_url: {where}/v1)")
+    print(f"database: {settings.database_display}")
+    if settings.admin_api_key is None:
+        print("admin routes are closed: restart with ADMIN_API_KEY set to get an admin key, e.g.")
+        new_key = "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        print(f"  ADMIN_API_KEY={new_key} python -m gateway serve")
+    else:
+        print("admin key: the value of ADMIN_API_KEY (send it as 'Authorization: Bearer ...')")
+    sys.stdout.flush()
+    uvicorn.run(
+        "gateway.main:app",
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=args.graceful_seconds,
+    )
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    from gateway.db.database import open_database
+
+    async def run() -> list[str]:
+        db = await open_database(load_settings().database_url)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    applied = asyncio.run(run())
+    print("applied: " + ", ".join(applied) if applied else "the schema is up to date")
+
+
+def _simulator(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from gateway.simulator.server import create_app
+
+    print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
+    web.run_app(create_app(), host=args.host, port=args.port, print=None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    configure_logging()
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--graceful-seconds", type=int, default=None, help="limit for in-flight requests at SIGTERM"
+    )
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="create or migrate the database schema").set_defaults(run=_migrate)
+    sim = commands.add_parser("simulator", help="run the simulated upstream")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9100)
+    sim.set_defaults(run=_simulator)
+    args = parser.parse_args(argv)
+    args.run(args)

@@ -1,0 +1,1 @@
+"""Storage: all SQL (and, for scale-out, Redis), no business rules."""

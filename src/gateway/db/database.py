@@ -1,0 +1,69 @@
+"""The database interface every backend satisfies, and the factory that picks one.
+
+Repositories (the other modules of `gateway.db`) write their SQL once, with `$1`-style
+parameters, against `Tx`; services open short transactions with `Database.transaction()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+class Row(Protocol):
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+class Tx(Protocol):
+    """One open transaction (or, from `Database.read()`, a read-only snapshot)."""
+
+    dialect: Dialect
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; returns the number of rows it changed."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchall(self, sql: str, *args: Any) -> Sequence[Row]: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """A write transaction: committed on normal exit, rolled back on an exception."""
+
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """Reads that need no write lock."""
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations (safe when several processes start at once)."""
+
+    async def close(self) -> None: ...
+
+
+async def open_database(url: str) -> Database:
+    if url.startswith("sqlite:///"):
+        from gateway.db.sqlite import SqliteDatabase
+
+        return SqliteDatabase.open(url.removeprefix("sqlite:///"))
+    raise ValueError("unsupported DATABASE_URL scheme")
+
+
+def where(*fixed: str, **filters: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause from literal conditions and `(column-and-operator, value)` pairs whose
+    value is not None: `where("a = 1", after=("id >", cursor))` → ("WHERE a = 1 AND id > $1",
+    [cursor]). Condition text is always the caller's literal, never input.
+    """
+    clauses: list[str] = list(fixed)
+    args: list[Any] = []
+    for test, value in filters.values():
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{test} ${len(args)}")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -1,0 +1,27 @@
+"""Gateway processes and their heartbeats: how survivors know whose reservations are orphaned."""
+
+from __future__ import annotations
+
+from gateway.db.database import Tx
+
+
+async def heartbeat(tx: Tx, *, instance_id: str, now: float) -> None:
+    await tx.execute(
+        "INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2) "
+        "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        instance_id,
+        now,
+    )
+
+
+async def remove(tx: Tx, instance_id: str) -> None:
+    await tx.execute("DELETE FROM instances WHERE id = $1", instance_id)
+
+
+async def forget_stale(tx: Tx, *, stale_before: float) -> int:
+    """Drop dead processes that hold nothing any more."""
+    return await tx.execute(
+        "DELETE FROM instances WHERE heartbeat_at < $1 AND NOT EXISTS "
+        "(SELECT 1 FROM reservations r WHERE r.instance_id = instances.id)",
+        stale_before,
+    )

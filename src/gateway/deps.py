@@ -1,0 +1,44 @@
+"""Dependency aliases for routes: the running gateway, the calling key, the admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from gateway.errors import ServiceUnavailable
+from gateway.runtime import Runtime
+from gateway.services.auth import Admin, Principal
+from gateway.services.client_ip import client_ip
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise ServiceUnavailable("the gateway is starting")
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def current_key(request: Request, runtime: RuntimeDep) -> Principal:
+    return await runtime.auth.authenticate(request.headers.get("authorization"))
+
+
+async def current_admin(request: Request, runtime: RuntimeDep) -> Admin:
+    return await runtime.auth.authenticate_admin(request.headers.get("authorization"))
+
+
+def client_address(request: Request, runtime: RuntimeDep) -> str:
+    peer = request.client.host if request.client else None
+    return client_ip(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
+
+
+CurrentKey = Annotated[Principal, Depends(current_key)]
+CurrentAdmin = Annotated[Admin, Depends(current_admin)]
+ClientAddress = Annotated[str, Depends(client_address)]
+PageLimit = Annotated[int, Query(ge=1, le=100, description="items per page")]
+PageAfter = Annotated[
+    str | None, Query(max_length=100, description="cursor: the last id of the previous page")
+]

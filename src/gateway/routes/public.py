@@ -1,0 +1,85 @@
+"""Public routes: health and the model catalog with the gateway's own prices."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from gateway.deps import RuntimeDep
+from gateway.responses import ok
+from gateway.routes.base import GatewayRoute
+from gateway.services.catalog import CatalogModel
+from gateway.services.pricing import Price
+
+router = APIRouter(route_class=GatewayRoute, tags=["public"])
+_PER_MILLION = Decimal(1_000_000)
+_NINE_DECIMALS = Decimal("1e-9")
+
+
+def _per_million(price: Decimal) -> Decimal:
+    # Display only: charges use the exact per-token price.
+    return (price * _PER_MILLION).quantize(_NINE_DECIMALS).normalize()
+
+
+def _pricing(price: Price) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "prompt_per_1m": _per_million(price.prompt),
+        "completion_per_1m": _per_million(price.completion),
+        "request": price.request.quantize(_NINE_DECIMALS).normalize(),
+    }
+    if price.cache_read is not None:
+        shown["cache_read_per_1m"] = _per_million(price.cache_read)
+    return shown
+
+
+def _model(model: CatalogModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "provider": model.provider,
+        "context_length": model.context_length,
+        "max_output_tokens": model.max_output,
+        "pricing": _pricing(model.price),
+    }
+
+
+@router.get("/health")
+async def health(runtime: RuntimeDep) -> Response:
+    status = runtime.catalog.status()
+    return ok(
+        {
+            "status": "ok",
+            "database": runtime.db.dialect,
+            "upstream": "simulator" if runtime.settings.uses_simulator else "http",
+            "catalog_models": status["models"],
+        }
+    )
+
+
+@router.get("/models", summary="Models with the gateway's prices (credits per 1M tokens)")
+async def models(runtime: RuntimeDep) -> Response:
+    catalog = await runtime.catalog.current()
+    data = [_model(m) for m in sorted(catalog.models.values(), key=lambda m: m.id)]
+    return ok({"object": "list", "data": data, "has_more": False})
+
+
+@router.get("/models/providers")
+async def providers(runtime: RuntimeDep) -> Response:
+    catalog = await runtime.catalog.current()
+    counts = Counter(m.provider for m in catalog.models.values())
+    data = [{"provider": name, "models": count} for name, count in sorted(counts.items())]
+    return ok({"object": "list", "data": data, "has_more": False})
+
+
+@router.get("/v1/models", summary="Models in the OpenAI list format")
+async def openai_models(runtime: RuntimeDep) -> Response:
+    catalog = await runtime.catalog.current()
+    data = [
+        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.provider}
+        for m in sorted(catalog.models.values(), key=lambda m: m.id)
+    ]
+    return ok({"object": "list", "data": data})

@@ -1,0 +1,134 @@
+"""Everything a running gateway holds: created in the app's lifespan, closed at shutdown.
+
+Routes reach it through `deps`; nothing here is module-level, so tests build as many
+gateways (with their own settings) as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from gateway.db.database import Database, open_database
+from gateway.errors import GatewayError
+from gateway.services import billing
+from gateway.services.auth import KeyAuthenticator
+from gateway.services.catalog import CatalogService, load_price_file
+from gateway.services.chat import ChatContext
+from gateway.services.ids import new_id
+from gateway.services.keys import hashing_key
+from gateway.services.money import Nanos, parse_credits
+from gateway.services.throttle import PublicThrottle
+from gateway.settings import Settings
+from gateway.upstream.base import Upstream
+from gateway.upstream.http import HttpUpstream
+from gateway.upstream.simulated import SimulatedUpstream
+
+log = logging.getLogger("gateway")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    pepper: bytes
+    instance_id: str
+    auth: KeyAuthenticator
+    catalog: CatalogService
+    upstream: Upstream
+    simulator: Upstream
+    chat: ChatContext
+    throttle: PublicThrottle
+    signup_credits: Nanos
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    db = await open_database(settings.database_url)
+    applied = await db.migrate()
+    if applied:
+        log.info("database migrated: %s", ", ".join(applied))
+    pepper = hashing_key(settings.secret())
+    simulator = SimulatedUpstream(timeout=settings.upstream_timeout)
+    upstream: Upstream = simulator
+    if settings.upstream_base_url is not None:
+        api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
+        upstream = HttpUpstream(
+            base_url=settings.upstream_base_url, api_key=api_key, timeout=settings.upstream_timeout
+        )
+    catalog = CatalogService(
+        fetch=upstream.models,
+        markup=settings.credit_markup,
+        ttl=settings.model_cache_ttl,
+        overrides=load_price_file(settings.price_file),
+    )
+    instance_id = new_id("gw")
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        pepper=pepper,
+        instance_id=instance_id,
+        auth=KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key),
+        catalog=catalog,
+        upstream=upstream,
+        simulator=simulator,
+        chat=ChatContext(
+            db=db, catalog=catalog, upstream=upstream, simulator=simulator, instance_id=instance_id
+        ),
+        throttle=PublicThrottle(limit=settings.register_rate_limit),
+        signup_credits=parse_credits(settings.signup_credits),
+    )
+    await billing.heartbeat(db, instance_id=instance_id)
+    released = await billing.release_orphans(db, stale_after=settings.instance_stale_seconds)
+    if released:
+        log.warning("released %d reservations left by stopped gateway processes", released)
+    runtime._tasks.append(asyncio.create_task(_keep_alive(runtime), name="gateway-heartbeat"))
+    runtime._tasks.append(asyncio.create_task(_warm_catalog(catalog), name="gateway-catalog"))
+    _announce(settings)
+    return runtime
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    for task in runtime._tasks:
+        task.cancel()
+    for task in runtime._tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await billing.leave(runtime.db, instance_id=runtime.instance_id)
+    await runtime.upstream.close()
+    await runtime.db.close()
+
+
+async def _keep_alive(runtime: Runtime) -> None:
+    """Prove this process is alive, and release what dead ones held."""
+    settings = runtime.settings
+    while True:
+        await asyncio.sleep(settings.instance_heartbeat_seconds)
+        try:
+            await billing.heartbeat(runtime.db, instance_id=runtime.instance_id)
+            released = await billing.release_orphans(runtime.db, stale_after=settings.instance_stale_seconds)
+            if released:
+                log.warning("released %d reservations left by stopped gateway processes", released)
+        except Exception:
+            log.exception("heartbeat failed; retrying")
+
+
+async def _warm_catalog(catalog: CatalogService) -> None:
+    """Fetch the catalog now so the first request need not wait for it."""
+    try:
+        await catalog.current()
+    except GatewayError as exc:
+        log.warning("could not fetch the model catalog yet (%s); will retry on demand", exc.message)
+
+
+def _announce(settings: Settings) -> None:
+    upstream = settings.upstream_base_url or "the built-in simulator (UPSTREAM_BASE_URL is unset)"
+    log.info("upstream: %s", upstream)
+    if settings.admin_api_key is None:
+        log.warning(
+            "admin routes are closed: set ADMIN_API_KEY (any string, 32+ chars in production), "
+            "e.g. export ADMIN_API_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )

@@ -1,0 +1,1 @@
+"""Business rules. No FastAPI, no SQL: services call repositories in `gateway.db`."""

@@ -1,0 +1,181 @@
+"""Who is calling: bearer key → `Principal`, cached briefly, revoked at once.
+
+Lookups are cached for at most KEY_CACHE_SECONDS (the bound the SPEC sets on how late
+another process may notice a revocation without Redis). A key that this process rotates,
+deactivates or deletes is forgotten here at once; `on_revoke` tells the other processes.
+Concurrent lookups of one key share a single database query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from gateway.db import api_keys
+from gateway.db.database import Database
+from gateway.errors import (
+    AdminRequired,
+    ExpiredApiKey,
+    InactiveApiKey,
+    InvalidApiKey,
+)
+from gateway.services.keys import environment_of, key_hash
+
+KEY_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    user_id: str
+    environment: str
+    mask: str
+    key_hash: str
+    active: bool
+    expires_at: float | None
+    user_status: str
+    is_admin: bool
+    plan_id: str
+
+    @property
+    def is_test(self) -> bool:
+        return self.environment == "test"
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """The bootstrap admin (ADMIN_API_KEY) or an admin user's key."""
+
+    principal: Principal | None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class KeyAuthenticator:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        pepper: bytes,
+        admin_key: str | None,
+        ttl: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._pepper = pepper
+        self._admin_key = admin_key.encode() if admin_key else None
+        self._cache: TTLCache[str, Principal | None] = TTLCache(maxsize=100_000, ttl=ttl)
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        # Keys revoked while their lookup was in flight: that lookup's answer is not cached.
+        self._revoked_in_flight: set[str] = set()
+        self._clock = clock
+        self.on_revoke: Callable[[str], Awaitable[None]] | None = None
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        token = bearer_token(authorization)
+        if token is None:
+            raise InvalidApiKey("missing bearer API key (Authorization: Bearer gw_live_...)")
+        if environment_of(token) is None:
+            raise InvalidApiKey("invalid API key")
+        principal = await self._lookup(key_hash(token, self._pepper))
+        if principal is None:
+            raise InvalidApiKey("invalid API key")
+        self._check_usable(principal)
+        return principal
+
+    async def authenticate_admin(self, authorization: str | None) -> Admin:
+        token = bearer_token(authorization)
+        if (
+            token is not None
+            and self._admin_key is not None
+            and hmac.compare_digest(token.encode(), self._admin_key)
+        ):
+            return Admin(principal=None)
+        if token is not None and environment_of(token) is not None:
+            principal = await self.authenticate(authorization)
+            if principal.is_admin:
+                return Admin(principal=principal)
+            raise AdminRequired()
+        if token is None:
+            raise InvalidApiKey("missing bearer admin key")
+        if self._admin_key is None:
+            raise AdminRequired("admin routes are closed: ADMIN_API_KEY is not set")
+        raise InvalidApiKey("invalid admin key")
+
+    async def forget(self, key_hash_: str) -> None:
+        """Revoke a cached key here and, through `on_revoke`, everywhere."""
+        self.drop(key_hash_)
+        if self.on_revoke is not None:
+            await self.on_revoke(key_hash_)
+
+    def drop(self, key_hash_: str) -> None:
+        self._cache.pop(key_hash_, None)
+        if key_hash_ in self._pending:
+            self._revoked_in_flight.add(key_hash_)
+
+    def cached_keys(self) -> int:
+        return len(self._cache)
+
+    def _check_usable(self, principal: Principal) -> None:
+        if principal.user_status != "active":
+            raise InactiveApiKey(f"this account is {principal.user_status}")
+        if not principal.active:
+            raise InactiveApiKey()
+        if principal.expires_at is not None and principal.expires_at <= self._clock():
+            raise ExpiredApiKey()
+
+    async def _lookup(self, hashed: str) -> Principal | None:
+        try:
+            return self._cache[hashed]
+        except KeyError:
+            pass
+        pending = self._pending.get(hashed)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+        self._pending[hashed] = future
+        try:
+            principal = await self._load(hashed)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            self._pending.pop(hashed, None)
+        if hashed in self._revoked_in_flight:
+            self._revoked_in_flight.discard(hashed)
+        else:
+            self._cache[hashed] = principal
+        future.set_result(principal)
+        return principal
+
+    async def _load(self, hashed: str) -> Principal | None:
+        async with self._db.read() as tx:
+            found = await api_keys.find_by_hash(tx, hashed)
+        if found is None:
+            return None
+        key = found.key
+        return Principal(
+            key_id=key.id,
+            user_id=key.user_id,
+            environment=key.environment,
+            mask=key.mask,
+            key_hash=hashed,
+            active=key.active,
+            expires_at=key.expires_at,
+            user_status=found.user_status,
+            is_admin=found.user_role == "admin",
+            plan_id=found.plan_id,
+        )

@@ -1,0 +1,248 @@
+"""The gateway call: price → reserve → forward → settle, for one chat completion.
+
+`start_call` does everything that can refuse a request before it costs anything; the
+returned `ChatCall` forwards it and guarantees the hold ends exactly once: settled for what
+was used, or released in full when the upstream failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.db.database import Database
+from gateway.db.ledger import Balance
+from gateway.db.usage import UsageRow
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.services import billing, estimate
+from gateway.services.auth import Principal
+from gateway.services.billing import Hold, Settlement
+from gateway.services.catalog import CatalogModel, CatalogService
+from gateway.services.chat_request import ChatRequest
+from gateway.services.chat_usage import client_usage, usage_from
+from gateway.services.ids import new_id
+from gateway.services.money import ZERO, Nanos
+from gateway.services.pricing import TokenUsage, affordable_output, cost_of, max_cost
+from gateway.services.streaming import relay_stream
+from gateway.services.upstream_errors import error_for_status
+from gateway.upstream.base import StreamBroken, Upstream, UpstreamReply
+
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    """What every call needs, created once at start-up."""
+
+    db: Database
+    catalog: CatalogService
+    upstream: Upstream
+    simulator: Upstream
+    instance_id: str
+
+
+async def start_call(
+    ctx: ChatContext, *, principal: Principal, request: ChatRequest, request_id: str
+) -> ChatCall:
+    model = await ctx.catalog.model(request.model)
+    prompt_bound = estimate.prompt_upper_bound(
+        body_bytes=len(request.raw), body=request.body, context_length=model.context_length
+    )
+    call = ChatCall(ctx, principal=principal, request=request, model=model, request_id=request_id)
+    call.prompt_bound = prompt_bound
+    if principal.is_test or model.price.is_free:
+        return call  # test keys are answered by the simulator; neither holds anything
+    if request.max_output is not None:
+        # The client's cap is honoured or refused, never lowered.
+        amount = max_cost(model.price, prompt_bound=prompt_bound, output_cap=request.max_output, n=request.n)
+        call.hold = await billing.reserve(
+            ctx.db,
+            user_id=principal.user_id,
+            key_id=principal.key_id,
+            instance_id=ctx.instance_id,
+            amount=amount,
+        )
+        return call
+
+    def amount_for(available: Nanos) -> Nanos:
+        affordable = affordable_output(
+            model.price, available=available, prompt_bound=prompt_bound, n=request.n
+        )
+        if affordable == 0:
+            return ZERO
+        cap = model.output_limit if affordable is None else min(affordable, model.output_limit)
+        if cap < model.output_limit or not model.output_limit_known:
+            call.injected_cap = cap
+        return max_cost(model.price, prompt_bound=prompt_bound, output_cap=cap, n=request.n)
+
+    call.hold = await billing.reserve(
+        ctx.db,
+        user_id=principal.user_id,
+        key_id=principal.key_id,
+        instance_id=ctx.instance_id,
+        amount=amount_for,
+    )
+    return call
+
+
+class ChatCall:
+    def __init__(
+        self,
+        ctx: ChatContext,
+        *,
+        principal: Principal,
+        request: ChatRequest,
+        model: CatalogModel,
+        request_id: str,
+    ) -> None:
+        self.ctx = ctx
+        self.principal = principal
+        self.request = request
+        self.model = model
+        self.request_id = request_id
+        self.call_id = new_id("call")
+        self.prompt_bound = 0
+        self.hold: Hold | None = None
+        self.injected_cap: int | None = None
+        self.started = time.monotonic()
+        self._ended = False
+
+    @property
+    def upstream(self) -> Upstream:
+        return self.ctx.simulator if self.principal.is_test else self.ctx.upstream
+
+    def forward_body(self) -> bytes:
+        request = self.request
+        if not request.stream and self.injected_cap is None:
+            return request.raw
+        body = dict(request.body)
+        if self.injected_cap is not None:
+            body["max_tokens"] = self.injected_cap
+        if request.stream:
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return orjson.dumps(body)
+
+    async def send(self) -> UpstreamReply:
+        """Forward; an upstream refusal ends the call (nothing charged) and is raised mapped."""
+        try:
+            reply = await self.upstream.chat(self.forward_body())
+        except GatewayError as exc:
+            await self.fail("timeout" if isinstance(exc, UpstreamTimeout) else "unreachable")
+            raise
+        except BaseException:
+            await self.fail("aborted")
+            raise
+        if reply.status >= 300:
+            try:
+                body = await reply.read(_ERROR_BODY_LIMIT)
+            except StreamBroken:
+                body = b""
+            finally:
+                reply.close()
+            await self.fail(f"upstream_{reply.status}")
+            raise error_for_status(reply.status, body, reply.retry_after)
+        return reply
+
+    async def complete(self, reply: UpstreamReply) -> bytes:
+        """A whole (non-streamed) answer: settle, then return the body with `usage.cost`."""
+        try:
+            raw = await reply.read()
+        except StreamBroken as exc:
+            await self.fail(exc.reason)
+            raise (UpstreamTimeout() if exc.reason == "timeout" else UpstreamError()) from None
+        except BaseException:
+            await self.fail("aborted")
+            raise
+        finally:
+            reply.close()
+        try:
+            document = orjson.loads(raw)
+            if not isinstance(document, dict):
+                raise TypeError
+        except (orjson.JSONDecodeError, TypeError):
+            await self.fail("unreadable")
+            raise UpstreamError(
+                "the upstream provider sent an unreadable answer; nothing was charged"
+            ) from None
+        reported = usage_from(document.get("usage"))
+        if reported is None:
+            delivered = estimate.completion_tokens_of_choices(document.get("choices"), "message")
+            settlement = await self.settle_delivered(delivered, outcome="completed")
+            reported_doc = self.estimated_usage(delivered)
+        else:
+            settlement = await self.settle(reported, outcome="completed", source="upstream")
+            reported_doc = document["usage"]
+        document["usage"] = client_usage(reported_doc, settlement.charged)
+        return orjson.dumps(document)
+
+    def relay(self, reply: UpstreamReply) -> AsyncGenerator[bytes]:
+        return relay_stream(self, reply)
+
+    # --- ending the call ------------------------------------------------------------------
+
+    async def settle(self, usage: TokenUsage, *, outcome: str, source: str) -> Settlement:
+        cost = ZERO if self.principal.is_test else cost_of(self.model.price, usage)
+        record = self._record(outcome, usage, source)
+        self._ended = True
+        if self.hold is None:
+            await asyncio.shield(billing.record_free(self.ctx.db, record=record))
+            return Settlement(ZERO, ZERO, Balance(0, 0))
+        return await asyncio.shield(billing.settle(self.ctx.db, hold=self.hold, cost=cost, record=record))
+
+    async def settle_delivered(self, completion_tokens: int, *, outcome: str) -> Settlement:
+        """Bill by the delivered-usage rule (see `estimate`) when the upstream reported none."""
+        prompt = estimate.estimated_prompt_tokens(
+            body_bytes=len(self.request.raw), upper_bound=self.prompt_bound
+        )
+        return await self.settle(TokenUsage(prompt, completion_tokens), outcome=outcome, source="estimated")
+
+    def estimated_usage(self, completion_tokens: int) -> dict[str, Any]:
+        prompt = estimate.estimated_prompt_tokens(
+            body_bytes=len(self.request.raw), upper_bound=self.prompt_bound
+        )
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt + completion_tokens,
+        }
+
+    async def fail(self, outcome: str) -> None:
+        """Nothing usable reached the client: release the whole hold, charge nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        record = self._record(outcome, TokenUsage(0, 0), "none")
+        if self.hold is None:
+            await asyncio.shield(billing.record_free(self.ctx.db, record=record))
+        else:
+            await asyncio.shield(billing.cancel(self.ctx.db, hold=self.hold, record=record))
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def _record(self, outcome: str, usage: TokenUsage, source: str) -> UsageRow:
+        principal = self.principal
+        return UsageRow(
+            id=self.hold.id if self.hold else self.call_id,
+            request_id=self.request_id,
+            user_id=principal.user_id,
+            key_id=principal.key_id,
+            environment=principal.environment,
+            model=self.model.id,
+            stream=self.request.stream,
+            outcome=outcome,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            usage_source=source,
+            reserved=self.hold.amount if self.hold else 0,
+            cost=0,
+            written_off=0,
+            duration_ms=int((time.monotonic() - self.started) * 1000),
+            created_at=time.time(),
+        )

@@ -1,0 +1,159 @@
+"""Relaying a streamed answer (SSE) while metering it.
+
+Events pass through as they arrive. The upstream is always asked for usage; when its usage
+chunk arrives the call is settled (committed) before that chunk — carrying `cost` — and the
+final `[DONE]` go out, so a balance read after the stream already shows the charge. Clients
+that did not ask for usage never see that chunk. A stream the client dropped is still read
+to its end and billed in full; one the upstream cut is billed by the delivered-usage rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from gateway.services import estimate
+from gateway.services.chat_usage import client_usage, usage_from
+from gateway.services.money import credits_text
+from gateway.upstream.base import StreamBroken, UpstreamReply
+
+if TYPE_CHECKING:
+    from gateway.services.chat import ChatCall
+
+DONE = b"data: [DONE]\n\n"
+
+
+class SseSplitter:
+    """Cuts a byte stream into complete SSE events (without their blank-line terminator)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        data = self._buffer + chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+            if data.endswith(b"\r"):  # the rest of a CRLF is still on its way
+                self._buffer = data
+                return []
+        *events, self._buffer = data.split(b"\n\n")
+        return [e for e in events if e]
+
+    def rest(self) -> bytes:
+        return self._buffer.strip()
+
+
+def data_of(event: bytes) -> bytes | None:
+    """The event's data payload; None for comments and events without data."""
+    if event.startswith(b"data:") and b"\n" not in event:
+        return event[5:].lstrip(b" ")
+    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+def _frame(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def _error_frame(message: str) -> bytes:
+    error = {"message": message, "type": "api_error", "code": "upstream_error", "param": None}
+    return _frame({"error": error})
+
+
+class _Relay:
+    """The state of one relayed stream: what the client has received, and the events to send."""
+
+    def __init__(self, call: ChatCall) -> None:
+        self.call = call
+        self.delivered = estimate.DeliveredText()
+        self.upstream_error = False
+        self.done_sent = False
+        self.last_chunk: dict[str, Any] = {}
+
+    async def on_event(self, event: bytes) -> bytes:
+        """The bytes to send for one upstream event (possibly none)."""
+        payload = data_of(event)
+        if payload == b"[DONE]":
+            return await self._on_done()
+        chunk = _json_object(payload) if payload is not None else None
+        if chunk is None:
+            return event + b"\n\n"  # comments, keep-alives, unknown payloads: as they came
+        if "error" in chunk:
+            self.upstream_error = True
+        self.last_chunk = chunk
+        self.delivered.add_choices(chunk.get("choices"), "delta")
+        reported = usage_from(chunk.get("usage"))
+        if reported is None or self.call.ended:
+            return event + b"\n\n"
+        settlement = await self.call.settle(reported, outcome="completed", source="upstream")
+        if self.call.request.wants_usage:
+            chunk["usage"] = client_usage(chunk["usage"], settlement.charged)
+            return _frame(chunk)
+        if chunk.get("choices"):
+            del chunk["usage"]
+            return _frame(chunk)
+        return b""  # the usage-only chunk the client did not ask for
+
+    async def _on_done(self) -> bytes:
+        self.done_sent = True
+        if self.call.ended:
+            return DONE
+        # The upstream finished without reporting usage: bill by the delivered-usage rule.
+        settlement = await self.call.settle_delivered(self.delivered.tokens, outcome="completed")
+        if not self.call.request.wants_usage:
+            return DONE
+        usage = client_usage(self.call.estimated_usage(self.delivered.tokens), settlement.charged)
+        base: dict[str, Any] = {
+            k: self.last_chunk[k] for k in ("id", "object", "created", "model") if k in self.last_chunk
+        }
+        return _frame({**base, "choices": [], "usage": usage}) + DONE
+
+    async def on_end(self, reason: str | None) -> bytes:
+        """The upstream body ended (reason None) or broke (reason given)."""
+        if self.call.ended:
+            return b"" if self.done_sent or reason else DONE
+        reason = reason or ("upstream_error" if self.upstream_error else "cut")
+        if self.delivered.tokens == 0:
+            await self.call.fail(reason)
+            return _error_frame(
+                "the upstream provider ended the stream before any answer; nothing was charged"
+            )
+        settlement = await self.call.settle_delivered(self.delivered.tokens, outcome=reason)
+        return _error_frame(
+            "the upstream provider ended the stream early; charged "
+            f"{credits_text(settlement.charged)} credits for what was delivered"
+        )
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
+async def relay_stream(call: ChatCall, reply: UpstreamReply) -> AsyncGenerator[bytes]:
+    relay = _Relay(call)
+    splitter = SseSplitter()
+    ending: str | None = None
+    try:
+        try:
+            async for piece in reply.chunks():
+                for event in splitter.feed(piece):
+                    out = await relay.on_event(event)
+                    if out:
+                        yield out
+        except StreamBroken as broken:
+            ending = broken.reason
+        out = await relay.on_end(ending)
+        if out:
+            yield out
+    finally:
+        reply.close()
+        if not call.ended:  # the relay itself was stopped (shutdown): bill what was delivered
+            with contextlib.suppress(Exception):
+                await relay.on_end("aborted")

@@ -1,0 +1,2 @@
+"""Clients of the upstream model provider: over HTTP (aiohttp) or the in-process simulator,
+behind one interface."""

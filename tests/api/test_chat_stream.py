@@ -1,0 +1,120 @@
+"""Streamed answers: relayed as they come, settled before the last event."""
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from tests.support import Gateway, bearer
+
+HELLO_COST = Decimal("0.00001335")
+
+
+def events(text: str) -> list[Any]:
+    found = []
+    for block in text.split("\n\n"):
+        if block.startswith("data: "):
+            payload = block[6:]
+            found.append(payload if payload == "[DONE]" else orjson.loads(payload))
+    return found
+
+
+async def stream(gateway: Gateway, api_key: str, **body: Any) -> tuple[int, str]:
+    body.setdefault("model", "sim/gpt-small")
+    body.setdefault("messages", [{"role": "user", "content": "Hello"}])
+    response = await gateway.client.post(
+        "/v1/chat/completions", json={**body, "stream": True}, headers=bearer(api_key)
+    )
+    return response.status_code, response.text
+
+
+async def test_stream_with_usage_carries_the_cost(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    status, text = await stream(gateway, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    found = events(text)
+    assert found[-1] == "[DONE]"
+    usage = found[-2]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (9, 20)
+    assert Decimal(orjson.dumps(usage["cost"]).decode()) == HELLO_COST
+    content = "".join(e["choices"][0]["delta"].get("content", "") for e in found[:-2] if e["choices"])
+    assert len(content.split()) == 20
+    balance = await gateway.balance(account["api_key"])
+    assert balance["credits"] == 1 - HELLO_COST
+
+
+async def test_stream_without_usage_hides_the_usage_chunk_but_charges(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    status, text = await stream(gateway, account["api_key"])
+    assert status == 200
+    assert '"usage"' not in text
+    assert events(text)[-1] == "[DONE]"
+    assert (await gateway.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+async def test_the_upstream_is_always_asked_for_usage(proxied: Gateway, upstream: Any) -> None:
+    account = await proxied.customer("1")
+    status, _ = await stream(proxied, account["api_key"], stream_options={"include_usage": False})
+    assert status == 200
+    headers, body = upstream.requests[-1]
+    assert body["stream_options"] == {"include_usage": True}
+    assert headers["Authorization"] == "Bearer sk-upstream-secret-123"
+    assert account["api_key"] not in str(headers)
+
+
+async def test_a_stream_cut_by_the_upstream_is_billed_for_what_was_delivered(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    status, text = await stream(gateway, account["api_key"], model="sim/cut-stream")
+    assert status == 200
+    found = events(text)
+    assert "error" in found[-1] and "[DONE]" not in found
+    texts = [
+        e["choices"][0]["delta"]["content"]
+        for e in found
+        if e.get("choices") and e["choices"][0]["delta"].get("content")
+    ]
+    assert 0 < len(texts) < 20
+    # the delivered-usage rule: max(chunks with text, ⌈text bytes / 4⌉); prompt ⌈body bytes / 4⌉
+    completion = max(len(texts), -(-sum(len(t.encode()) for t in texts) // 4))
+    async with gateway.runtime.db.read() as tx:
+        row = await tx.fetchrow("SELECT * FROM usage_records")
+    assert row is not None
+    assert (row["outcome"], row["usage_source"], row["completion_tokens"]) == ("cut", "estimated", completion)
+    # sim/cut-stream costs 0.000001 per prompt token and 0.000002 per completion token
+    assert row["cost"] == row["prompt_tokens"] * 1_000 + completion * 2_000
+    balance = await gateway.balance(account["api_key"])
+    assert balance["credits"] == 1 - Decimal(row["cost"]) / 10**9
+    assert balance["reserved"] == 0
+
+
+async def test_a_stalled_stream_times_out_and_is_billed_for_what_was_delivered(gateway_factory: Any) -> None:
+    async with gateway_factory(upstream_timeout=0.3) as gateway:
+        account = await gateway.customer("1")
+        status, text = await stream(gateway, account["api_key"], model="sim/stall-stream")
+        assert status == 200
+        assert "error" in events(text)[-1]
+        async with gateway.runtime.db.read() as tx:
+            row = await tx.fetchrow("SELECT outcome FROM usage_records")
+        assert row is not None and row["outcome"] == "timeout"
+        assert (await gateway.balance(account["api_key"]))["reserved"] == 0
+
+
+async def test_stream_of_a_model_without_usage_gets_an_estimated_usage_chunk(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    status, text = await stream(
+        gateway, account["api_key"], model="sim/no-usage", stream_options={"include_usage": True}
+    )
+    assert status == 200
+    found = events(text)
+    assert found[-1] == "[DONE]"
+    texts = [e["choices"][0]["delta"].get("content", "") for e in found[:-2] if e.get("choices")]
+    expected = max(sum(1 for t in texts if t), -(-sum(len(t.encode()) for t in texts) // 4))
+    assert found[-2]["choices"] == [] and found[-2]["usage"]["completion_tokens"] == expected
+
+
+async def test_stream_errors_before_the_stream_are_json(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    status, text = await stream(gateway, account["api_key"], model="sim/fail-500")
+    assert status == 502
+    assert orjson.loads(text)["error"]["code"] == "upstream_error"
+    assert (await gateway.balance(account["api_key"]))["credits"] == 1
