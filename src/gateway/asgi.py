@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError, InternalError, RequestTooLarge
+from gateway.errors import GatewayError, InternalError, MethodNotAllowed, RequestTooLarge
 
 log = logging.getLogger("gateway.http")
 
@@ -100,7 +100,9 @@ class GatewayApp:
             if body is None:
                 return
             scope[BODY] = body
-            if scope["path"] == CHAT_PATH and scope["method"] == "POST":
+            if scope["path"] == CHAT_PATH:
+                if scope["method"] != "POST":
+                    raise MethodNotAllowed(f"{CHAT_PATH} accepts POST only", headers={"allow": "POST"})
                 await self.chat(scope, receive, send_with_id)
             else:
                 await self.api(scope, _replay(body, receive), send_with_id)

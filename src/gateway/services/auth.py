@@ -125,6 +125,10 @@ class KeyAuthenticator:
         if key_hash_ in self._pending:
             self._revoked_in_flight.add(key_hash_)
 
+    def drop_all(self) -> None:
+        """Forget every cached key (used when the cache may be stale wholesale)."""
+        self._cache.clear()
+
     def cached_keys(self) -> int:
         return len(self._cache)
 

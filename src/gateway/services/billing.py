@@ -109,7 +109,7 @@ async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> 
                 description=record.model,
             )
         written_off = Nanos(cost - charged)
-        await usage.insert(tx, replace(record, cost=charged, written_off=written_off))
+        await usage.insert(tx, replace(record, id=hold.id, cost=charged, written_off=written_off))
     return Settlement(Nanos(charged), written_off, after)
 
 
@@ -119,7 +119,7 @@ async def cancel(db: Database, *, hold: Hold, record: UsageRow) -> None:
         held = await reservations.take(tx, hold.id)
         if held is not None:
             await ledger.release(tx, user_id=hold.user_id, held=held, charge=0)
-        await usage.insert(tx, replace(record, cost=0, written_off=0))
+        await usage.insert(tx, replace(record, id=hold.id, cost=0, written_off=0))
 
 
 async def record_free(db: Database, *, record: UsageRow) -> None:

@@ -148,7 +148,7 @@ class CatalogService:
     clock: Callable[[], float] = time.time
     _current: Catalog | None = None
     _fresh: TTLCache[str, bool] = field(init=False)
-    _refreshing: asyncio.Task[Any] | None = None
+    _refreshing: asyncio.Task[Catalog] | None = None
     _status: _Status = field(default_factory=_Status)
 
     def __post_init__(self) -> None:
@@ -169,8 +169,8 @@ class CatalogService:
                 return await self._refresh_once()
             except GatewayError as exc:
                 raise ServiceUnavailable("the model catalog is unavailable; try again shortly") from exc
-        if "catalog" not in self._fresh and self._refreshing is None:
-            self._refreshing = asyncio.create_task(self._refresh_quietly())
+        if "catalog" not in self._fresh:
+            self._start_fetch()  # in the background: this caller uses the current copy
         return catalog
 
     async def refresh(self) -> Catalog:
@@ -193,24 +193,14 @@ class CatalogService:
         }
 
     async def _refresh_once(self) -> Catalog:
-        # One fetch at a time: concurrent callers wait for the same one (no stampede).
+        return await asyncio.shield(self._start_fetch())
+
+    def _start_fetch(self) -> asyncio.Task[Catalog]:
+        """One fetch at a time: concurrent callers share it (no stampede on the upstream)."""
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.create_task(self._fetch())
-        task = self._refreshing
-        try:
-            catalog: Catalog = await asyncio.shield(task)
-            return catalog
-        finally:
-            if task.done() and self._refreshing is task:
-                self._refreshing = None
-
-    async def _refresh_quietly(self) -> None:
-        try:
-            await self._fetch()
-        except GatewayError as exc:
-            log.warning("catalog refresh failed, serving the cached catalog: %s", exc.message)
-        finally:
-            self._refreshing = None
+            self._refreshing.add_done_callback(_log_failure)
+        return self._refreshing
 
     async def _fetch(self) -> Catalog:
         self._status.last_attempt_at = self.clock()
@@ -226,3 +216,9 @@ class CatalogService:
         self._status.refreshes += 1
         self._status.last_error = None
         return catalog
+
+
+def _log_failure(task: asyncio.Task[Catalog]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        message = error.message if isinstance(error, GatewayError) else repr(error)
+        log.warning("catalog refresh failed; serving the cached catalog if there is one: %s", message)

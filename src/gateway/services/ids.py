@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+
+_lock = threading.Lock()
+_last_ms = 0
+_sequence = 0
 
 
 def new_id(prefix: str) -> str:
-    """`usr_0193a1b2c3d4e5f6a7b8c9d0e1f2` : 12 hex digits of milliseconds, 16 of randomness."""
-    return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+    """`usr_0193a1b2c3d4` + 4 hex digits of sequence + 12 of randomness.
+
+    Milliseconds first, then a per-process sequence, so ids made in the same millisecond by
+    one process still sort in the order they were made.
+    """
+    global _last_ms, _sequence  # noqa: PLW0603 - the generator's state is process-wide by nature
+    with _lock:
+        now = int(time.time() * 1000)
+        if now <= _last_ms:
+            _sequence += 1
+            now = _last_ms + (_sequence >> 16)
+            _sequence &= 0xFFFF
+        else:
+            _sequence = 0
+        _last_ms = now
+        sequence = _sequence
+    return f"{prefix}_{now:012x}{sequence:04x}{secrets.token_hex(6)}"

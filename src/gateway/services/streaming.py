@@ -63,28 +63,50 @@ def _error_frame(message: str) -> bytes:
     return _frame({"error": error})
 
 
+def _worth_parsing(payload: bytes) -> bool:
+    """Only usage and error chunks change what the gateway does; content chunks pass through
+    unparsed. (Inside JSON strings quotes are escaped, so these keys cannot be faked by text.)"""
+    if b'"error"' in payload:
+        return True
+    return b'"usage"' in payload and b'"usage":null' not in payload and b'"usage": null' not in payload
+
+
 class _Relay:
     """The state of one relayed stream: what the client has received, and the events to send."""
 
     def __init__(self, call: ChatCall) -> None:
         self.call = call
-        self.delivered = estimate.DeliveredText()
         self.upstream_error = False
         self.done_sent = False
-        self.last_chunk: dict[str, Any] = {}
+        self._delivered = estimate.DeliveredText()
+        self._unread: list[bytes] = []  # passed-through payloads, counted only if ever needed
+
+    def delivered_tokens(self) -> int:
+        for payload in self._unread:
+            chunk = _json_object(payload)
+            if chunk is not None:
+                self._delivered.add_choices(chunk.get("choices"), "delta")
+        self._unread.clear()
+        return self._delivered.tokens
 
     async def on_event(self, event: bytes) -> bytes:
         """The bytes to send for one upstream event (possibly none)."""
         payload = data_of(event)
         if payload == b"[DONE]":
             return await self._on_done()
-        chunk = _json_object(payload) if payload is not None else None
+        chunk = None
+        if payload is not None and _worth_parsing(payload):
+            chunk = _json_object(payload)
+        elif payload is not None:
+            self._unread.append(payload)
         if chunk is None:
-            return event + b"\n\n"  # comments, keep-alives, unknown payloads: as they came
+            return event + b"\n\n"  # content, comments, keep-alives: as they came
+        return await self._on_parsed(chunk, event)
+
+    async def _on_parsed(self, chunk: dict[str, Any], event: bytes) -> bytes:
         if "error" in chunk:
             self.upstream_error = True
-        self.last_chunk = chunk
-        self.delivered.add_choices(chunk.get("choices"), "delta")
+        self._delivered.add_choices(chunk.get("choices"), "delta")
         reported = usage_from(chunk.get("usage"))
         if reported is None or self.call.ended:
             return event + b"\n\n"
@@ -102,13 +124,13 @@ class _Relay:
         if self.call.ended:
             return DONE
         # The upstream finished without reporting usage: bill by the delivered-usage rule.
-        settlement = await self.call.settle_delivered(self.delivered.tokens, outcome="completed")
+        last = (_json_object(self._unread[-1]) if self._unread else None) or {}
+        tokens = self.delivered_tokens()
+        settlement = await self.call.settle_delivered(tokens, outcome="completed")
         if not self.call.request.wants_usage:
             return DONE
-        usage = client_usage(self.call.estimated_usage(self.delivered.tokens), settlement.charged)
-        base: dict[str, Any] = {
-            k: self.last_chunk[k] for k in ("id", "object", "created", "model") if k in self.last_chunk
-        }
+        usage = client_usage(self.call.estimated_usage(tokens), settlement.charged)
+        base: dict[str, Any] = {k: last[k] for k in ("id", "object", "created", "model") if k in last}
         return _frame({**base, "choices": [], "usage": usage}) + DONE
 
     async def on_end(self, reason: str | None) -> bytes:
@@ -116,12 +138,13 @@ class _Relay:
         if self.call.ended:
             return b"" if self.done_sent or reason else DONE
         reason = reason or ("upstream_error" if self.upstream_error else "cut")
-        if self.delivered.tokens == 0:
+        tokens = self.delivered_tokens()
+        if tokens == 0:
             await self.call.fail(reason)
             return _error_frame(
                 "the upstream provider ended the stream before any answer; nothing was charged"
             )
-        settlement = await self.call.settle_delivered(self.delivered.tokens, outcome=reason)
+        settlement = await self.call.settle_delivered(tokens, outcome=reason)
         return _error_frame(
             "the upstream provider ended the stream early; charged "
             f"{credits_text(settlement.charged)} credits for what was delivered"
@@ -143,10 +166,10 @@ async def relay_stream(call: ChatCall, reply: UpstreamReply) -> AsyncGenerator[b
     try:
         try:
             async for piece in reply.chunks():
-                for event in splitter.feed(piece):
-                    out = await relay.on_event(event)
-                    if out:
-                        yield out
+                # Everything one upstream read produced goes out in one write.
+                out = b"".join([await relay.on_event(event) for event in splitter.feed(piece)])
+                if out:
+                    yield out
         except StreamBroken as broken:
             ending = broken.reason
         out = await relay.on_end(ending)

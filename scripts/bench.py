@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Measure what the gateway adds: the same load straight at the simulated upstream and through
+the gateway, one after the other in one run, so the ratios compare like with like.
+
+    .venv/bin/python scripts/bench.py                 # ~3 min: 2 rounds x {chat,stream} x {1,32}
+    ROUNDS=3 DUR=15 .venv/bin/python scripts/bench.py --out bench-results/run.md
+
+Needs `wrk` (Debian: apt-get install wrk). The gateway runs pinned to CPU 0 with every check
+on (key auth, reservation, settlement, usage and ledger rows, on SQLite); the simulator and
+wrk share CPU 1. Reported per cell: requests/s, p50/p99 latency, the latency the gateway adds
+at p50, the gateway's CPU ms per request, and gateway/direct throughput. Knobs (environment):
+ROUNDS [2], DUR seconds per cell [10], WARM seconds of warm-up [3], CONNS ["1 32"],
+MODES ["chat stream"].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "scripts" / "bench_lua"
+PYTHON = sys.executable
+ADMIN_KEY = "bench-admin-key-" + "x" * 32
+SECRET = "bench-secret-key-" + "y" * 32
+SUT_CPU, LOAD_CPU = "0", "1"
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def log(*parts: object) -> None:
+    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+
+
+class Server:
+    def __init__(self, name: str, args: list[str], cpu: str, env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.log = (logdir / f"{name}.log").open("wb")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", cpu, *args],
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def cpu_seconds(self) -> float:
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / HZ
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - local URL
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"timeout waiting for {url}")
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - local URL
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **headers}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def seed_customer(gateway: str) -> str:
+    account = post(f"{gateway}/auth/register", {"email": f"bench{time.time_ns()}@example.com"}, {})
+    post(
+        f"{gateway}/admin/add_credits",
+        {"user_id": account["user_id"], "credits": "100000", "reason": "benchmark"},
+        {"authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    key: str = account["api_key"]
+    return key
+
+
+def run_wrk(url: str, mode: str, conns: int, seconds: int, key: str) -> dict[str, Any]:
+    script = LUA / ("stream.lua" if mode == "stream" else "chat.lua")
+    args = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, "BENCH_KEY": key}, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT_JSON "):
+            result: dict[str, Any] = json.loads(line.removeprefix("RESULT_JSON "))
+            return result
+    raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+
+
+def measure(
+    target: str, url: str, *, mode: str, conns: int, key: str, gateway: Server | None
+) -> dict[str, Any]:
+    run_wrk(url, mode, conns, WARM, key)
+    cpu_before = gateway.cpu_seconds() if gateway else 0.0
+    result = run_wrk(url, mode, conns, DUR, key)
+    cpu = (gateway.cpu_seconds() - cpu_before) if gateway else 0.0
+    requests = max(result["requests"], 1)
+    errors = sum(v for k, v in result.items() if k.startswith("err_"))
+    row = {
+        "target": target,
+        "mode": mode,
+        "conns": conns,
+        "rps": requests / (result["duration_us"] / 1e6),
+        "p50": result["lat_p50_us"] / 1000,
+        "p99": result["lat_p99_us"] / 1000,
+        "cpu_ms": 1000 * cpu / requests if gateway else None,
+        "errors": errors,
+        "incomplete": result.get("incomplete", -1),
+    }
+    log(
+        f"{target:8s} {mode:6s} c={conns:<3d} rps={row['rps']:9.1f} p50={row['p50']:.2f}ms "
+        f"p99={row['p99']:.2f}ms errors={errors}"
+    )
+    return row
+
+
+def report(rows: list[dict[str, Any]], rss: tuple[float, float], meta: str) -> str:
+    lines = [
+        meta,
+        "",
+        "| mode | conns | direct rps | gateway rps | gateway/direct | direct p50 | gateway p50 "
+        "| added p50 (ms) | gateway p99 | gateway CPU ms/req | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mode in MODES:
+        for conns in CONNS:
+            cell = [r for r in rows if r["mode"] == mode and r["conns"] == conns]
+            direct = [r for r in cell if r["target"] == "direct"]
+            through = [r for r in cell if r["target"] == "gateway"]
+            ratios = [g["rps"] / d["rps"] for d, g in zip(direct, through, strict=True)]
+            added = [g["p50"] - d["p50"] for d, g in zip(direct, through, strict=True)]
+
+            def med(key: str, items: list[dict[str, Any]]) -> float:
+                return statistics.median(r[key] for r in items)
+
+            errors = sum(r["errors"] for r in cell) + sum(max(r["incomplete"], 0) for r in cell)
+            lines.append(
+                f"| {mode} | {conns} | {med('rps', direct):,.0f} | {med('rps', through):,.0f} "
+                f"| {statistics.median(ratios):.3f} | {med('p50', direct):.2f} | {med('p50', through):.2f} "
+                f"| {statistics.median(added):+.2f} | {med('p99', through):.2f} "
+                f"| {med('cpu_ms', through):.3f} "
+                f"| {errors} |"
+            )
+    lines += [
+        "",
+        f"Gateway RSS: {rss[0]:.1f} MiB after start, {rss[1]:.1f} MiB after the run.",
+        "Medians over rounds; ratios and added latency are taken within each round, then the median.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    servers: list[Server] = []
+    try:
+        sim_port, gw_port = 18190, 18191
+        simulator = Server(
+            "simulator", [PYTHON, "-m", "gateway.simulator", "--port", str(sim_port)], LOAD_CPU, {}, workdir
+        )
+        servers.append(simulator)
+        env = {
+            "DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+            "SECRET_KEY": SECRET,
+            "ADMIN_API_KEY": ADMIN_KEY,
+            "UPSTREAM_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+            "REGISTER_RATE_LIMIT": "1000/minute",
+            "LOG_LEVEL": "WARNING",
+        }
+        gateway = Server(
+            "gateway",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "gateway.main:app",
+                "--no-proxy-headers",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(gw_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            SUT_CPU,
+            env,
+            workdir,
+        )
+        servers.append(gateway)
+        wait_http(f"http://127.0.0.1:{sim_port}/v1/models")
+        wait_http(f"http://127.0.0.1:{gw_port}/health")
+        key = seed_customer(f"http://127.0.0.1:{gw_port}")
+        rss_start = gateway.rss_mib()
+        rows = []
+        urls = {
+            "direct": f"http://127.0.0.1:{sim_port}/v1/chat/completions",
+            "gateway": f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+        }
+        for round_ in range(ROUNDS):
+            log(f"round {round_ + 1}/{ROUNDS}")
+            for mode in MODES:
+                for conns in CONNS:
+                    order = ["direct", "gateway"] if round_ % 2 == 0 else ["gateway", "direct"]
+                    for target in order:
+                        rows.append(
+                            measure(
+                                target,
+                                urls[target],
+                                mode=mode,
+                                conns=conns,
+                                key=key,
+                                gateway=gateway if target == "gateway" else None,
+                            )
+                        )
+        meta = (
+            f"scripts/bench.py: {ROUNDS} rounds x {DUR} s per cell (+{WARM} s warm-up); gateway on CPU "
+            f"{SUT_CPU} (SQLite, simulator upstream over HTTP), simulator + wrk on CPU {LOAD_CPU}; "
+            f"{time.strftime('%Y-%m-%d %H:%M')}."
+        )
+        table = report(rows, (rss_start, gateway.rss_mib()), meta)
+        print("\n" + table)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(table + "\n")
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+ROUNDS = int(os.environ.get("ROUNDS", "2"))
+DUR = int(os.environ.get("DUR", "10"))
+WARM = int(os.environ.get("WARM", "3"))
+CONNS = [int(c) for c in os.environ.get("CONNS", "1 32").split()]
+MODES = os.environ.get("MODES", "chat stream").split()
+
+if __name__ == "__main__":
+    main()

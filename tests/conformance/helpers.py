@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from gateway.db import ledger, reservations
+from gateway.db.database import Database
+from gateway.services import accounts
+from gateway.services.keys import hashing_key
+from gateway.services.money import Nanos
+
+PEPPER = hashing_key("conformance-secret-" + "x" * 20)
+
+
+async def new_user(db: Database, email: str = "c@example.com") -> tuple[str, str]:
+    """A fresh user and its live key."""
+    created = await accounts.register(
+        db, email=email, username=None, environment="live", signup_credits=Nanos(0), pepper=PEPPER
+    )
+    return created.user.id, created.api_key
+
+
+async def books(db: Database, user_id: str) -> tuple[int, int, int, int]:
+    """(credits, reserved, Σ ledger, Σ open reservations)."""
+    async with db.read() as tx:
+        balance = await ledger.balance(tx, user_id)
+        total = await ledger.total(tx, user_id)
+        held = await reservations.held_by_user(tx, user_id)
+    assert balance is not None
+    return balance.credits, balance.reserved, total, held
+
+
+async def assert_books_balance(db: Database, user_id: str) -> tuple[int, int]:
+    credits, reserved, total, held = await books(db, user_id)
+    assert credits >= 0 and reserved >= 0
+    assert total == credits + reserved, "Σ ledger must equal credits + reserved"
+    assert held == reserved, "open reservations must equal the reserved column"
+    return credits, reserved

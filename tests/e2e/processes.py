@@ -1,0 +1,105 @@
+"""Real server processes for end-to-end tests, always stopped — even when a test fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support import GATEWAY_ENV, free_port
+
+
+class Process:
+    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path, port: int, log: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log
+        clean = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV}
+        self._log = log.open("wb")
+        self.popen = subprocess.Popen(
+            args,
+            env={**clean, **env},
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, path: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"process exited early:\n{self.output()}")
+            try:
+                if httpx.get(self.url + path, timeout=1).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
+
+
+@contextmanager
+def gateway_process(tmp_path: Path, name: str = "gateway", **env: str) -> Iterator[Process]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "gateway.main:app",
+        "--no-proxy-headers",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    process = Process(args, env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}.log")
+    try:
+        process.wait_ready("/health")
+        yield process
+    finally:
+        process.stop()
+
+
+@contextmanager
+def simulator_process(tmp_path: Path, *, token_delay_ms: int = 0) -> Iterator[Process]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "gateway.simulator",
+        "--port",
+        str(port),
+        "--token-delay-ms",
+        str(token_delay_ms),
+    ]
+    process = Process(args, env={}, cwd=tmp_path, port=port, log=tmp_path / "simulator.log")
+    try:
+        process.wait_ready("/v1/models")
+        yield process
+    finally:
+        process.stop()
