@@ -153,3 +153,23 @@ async def test_secrets_are_not_logged(gateway: Gateway, caplog: pytest.LogCaptur
     logged = caplog.text
     for secret in (account["api_key"], "my secret prompt", gateway.settings.secret()):
         assert secret not in logged
+
+
+async def test_an_unexpected_failure_is_a_500_in_the_same_shape(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gateway.services import accounts
+
+    account = await gateway.customer("1")
+
+    async def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("database exploded at /secret/path")
+
+    monkeypatch.setattr(accounts, "balance_of", broken)
+    response = await gateway.client.get("/user/balance", headers=bearer(account["api_key"]))
+    assert_error_shape(response, 500, "internal_error")
+    assert "exploded" not in response.text
+    monkeypatch.setattr("gateway.routes.chat.start_call", broken)
+    response = await gateway.chat(account["api_key"])
+    assert_error_shape(response, 500, "internal_error")
+    assert "exploded" not in response.text
