@@ -11,7 +11,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from gateway.db.catalog_store import CatalogStore, LocalCatalogStore, RedisCatalogStore
 from gateway.db.database import Database, open_database
+from gateway.db.events import EventBus, LocalBus, RedisBus
+from gateway.db.redis_link import RedisLink
 from gateway.errors import GatewayError
 from gateway.services import billing
 from gateway.services.auth import KeyAuthenticator
@@ -27,6 +30,7 @@ from gateway.upstream.http import HttpUpstream
 from gateway.upstream.simulated import SimulatedUpstream
 
 log = logging.getLogger("gateway")
+REVOKE_KEY, CATALOG_CHANGED = "revoke-key", "catalog"
 
 
 @dataclass
@@ -42,45 +46,67 @@ class Runtime:
     chat: ChatContext
     throttle: PublicThrottle
     signup_credits: Nanos
+    bus: EventBus
+    redis: RedisLink | None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def health(self) -> dict[str, str]:
+        if self.redis is None:
+            return {"status": "ok", "redis": "not configured"}
+        if self.redis.healthy:
+            return {"status": "ok", "redis": "ok"}
+        return {"status": "degraded", "redis": f"unreachable ({self.redis.last_error}): in-process fallback"}
+
+
+def _upstream(settings: Settings, simulator: Upstream) -> Upstream:
+    if settings.upstream_base_url is None:
+        return simulator
+    api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
+    return HttpUpstream(
+        base_url=settings.upstream_base_url, api_key=api_key, timeout=settings.upstream_timeout
+    )
 
 
 async def start_runtime(settings: Settings) -> Runtime:
-    db = await open_database(settings.database_url)
+    db = await open_database(settings.database_url, pool_size=settings.database_pool_size)
     applied = await db.migrate()
     if applied:
         log.info("database migrated: %s", ", ".join(applied))
+    redis = RedisLink(settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else None
+    bus: EventBus = RedisBus(redis) if redis else LocalBus()
+    store: CatalogStore = RedisCatalogStore(redis) if redis else LocalCatalogStore()
     pepper = hashing_key(settings.secret())
     simulator = SimulatedUpstream(timeout=settings.upstream_timeout)
-    upstream: Upstream = simulator
-    if settings.upstream_base_url is not None:
-        api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
-        upstream = HttpUpstream(
-            base_url=settings.upstream_base_url, api_key=api_key, timeout=settings.upstream_timeout
-        )
+    upstream = _upstream(settings, simulator)
     catalog = CatalogService(
         fetch=upstream.models,
         markup=settings.credit_markup,
         ttl=settings.model_cache_ttl,
         overrides=load_price_file(settings.price_file),
+        store=store,
+        announce=lambda: bus.publish(CATALOG_CHANGED, ""),
     )
-    instance_id = new_id("gw")
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    auth = KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key)
+    instance_id = new_id("gw")
     runtime = Runtime(
         settings=settings,
         db=db,
         pepper=pepper,
         instance_id=instance_id,
-        auth=KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key),
+        auth=auth,
         catalog=catalog,
         upstream=upstream,
         simulator=simulator,
         chat=ChatContext(
             db=db, catalog=catalog, upstream=upstream, simulator=simulator, instance_id=instance_id
         ),
-        throttle=PublicThrottle(limit=settings.register_rate_limit),
+        throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
+        bus=bus,
+        redis=redis,
     )
+    await _connect_events(runtime)
     await billing.heartbeat(db, instance_id=instance_id)
     released = await billing.release_orphans(db, stale_after=settings.instance_stale_seconds)
     if released:
@@ -91,6 +117,27 @@ async def start_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
+async def _connect_events(runtime: Runtime) -> None:
+    """Revocations and catalog changes reach every process; after a gap, caches restart."""
+    auth, catalog, bus = runtime.auth, runtime.catalog, runtime.bus
+
+    async def revoke(key_hash: str) -> None:
+        auth.drop(key_hash)
+
+    async def resync() -> None:
+        auth.drop_all()  # revocations may have been missed
+        await catalog.adopt_shared()
+
+    auth.on_revoke = lambda key_hash: bus.publish(REVOKE_KEY, key_hash)
+    bus.subscribe(REVOKE_KEY, revoke)
+    bus.subscribe(CATALOG_CHANGED, catalog.adopt_shared)
+    bus.on_resync(resync)
+    if runtime.redis is not None:
+        runtime.redis.on_recover(resync)
+        await runtime.redis.start()
+    await bus.start()
+
+
 async def stop_runtime(runtime: Runtime) -> None:
     for task in runtime._tasks:
         task.cancel()
@@ -98,6 +145,9 @@ async def stop_runtime(runtime: Runtime) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await billing.leave(runtime.db, instance_id=runtime.instance_id)
+    await runtime.bus.close()
+    if runtime.redis is not None:
+        await runtime.redis.close()
     await runtime.upstream.close()
     await runtime.db.close()
 
@@ -126,6 +176,7 @@ async def _warm_catalog(catalog: CatalogService) -> None:
 
 def _announce(settings: Settings) -> None:
     upstream = settings.upstream_base_url or "the built-in simulator (UPSTREAM_BASE_URL is unset)"
+    log.info("database: %s; redis: %s", settings.database_display, "on" if settings.redis_url else "off")
     log.info("upstream: %s", upstream)
     if settings.admin_api_key is None:
         log.warning(

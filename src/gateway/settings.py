@@ -68,6 +68,10 @@ class Settings(BaseSettings):
 
     # Not in the SPEC's table: a local price list for upstreams that publish none.
     price_file: Path | None = None
+    # Scale-out tuning: PostgreSQL connections per process; the Redis key prefix, so that
+    # several gateways (or test runs) can share one Redis.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_prefix: str = Field(default="gw:", min_length=1, max_length=64)
     # How often a process proves it is alive, and when its reservations count as orphaned.
     instance_heartbeat_seconds: float = Field(default=10.0, gt=0)
     instance_stale_seconds: float = Field(default=30.0, gt=0)

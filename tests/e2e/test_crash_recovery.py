@@ -41,10 +41,15 @@ def test_sigkill_mid_stream_then_restart_releases_the_hold(tmp_path: Path) -> No
             def stream() -> None:
                 try:
                     with httpx.stream(
-                        "POST", f"{first.url}/v1/chat/completions",
-                        json={"model": "sim/gpt-small", "messages": [{"role": "user", "content": "Hi"}],
-                              "stream": True},
-                        headers={"authorization": f"Bearer {account['api_key']}"}, timeout=30,
+                        "POST",
+                        f"{first.url}/v1/chat/completions",
+                        json={
+                            "model": "sim/gpt-small",
+                            "messages": [{"role": "user", "content": "Hi"}],
+                            "stream": True,
+                        },
+                        headers={"authorization": f"Bearer {account['api_key']}"},
+                        timeout=30,
                     ) as response:
                         for _ in response.iter_bytes():
                             started.set()

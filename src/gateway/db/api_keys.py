@@ -116,3 +116,16 @@ async def masks_for_users(tx: Tx, user_ids: Sequence[str]) -> dict[str, list[str
         ):
             masks[user_id].append(row["mask"])
     return masks
+
+
+async def delete(tx: Tx, *, user_id: str, key_id: str, now: float) -> str | None:
+    """Soft-delete one of the user's keys (kept for the books); its hash, or None if no such key."""
+    deleted: str | None = await tx.fetchval(
+        "UPDATE api_keys SET deleted_at = $3, active = $4 "
+        "WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING key_hash",
+        key_id,
+        user_id,
+        now,
+        False,
+    )
+    return deleted

@@ -47,11 +47,15 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_database(url: str) -> Database:
+async def open_database(url: str, *, pool_size: int = 10) -> Database:
     if url.startswith("sqlite:///"):
         from gateway.db.sqlite import SqliteDatabase
 
         return SqliteDatabase.open(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from gateway.db.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url, pool_size=pool_size)
     raise ValueError("unsupported DATABASE_URL scheme")
 
 

@@ -44,8 +44,11 @@ def _entry(row: Row) -> LedgerRow:
     )
 
 
-async def balance(tx: Tx, user_id: str) -> Balance | None:
-    row = await tx.fetchrow("SELECT credits, reserved FROM balances WHERE user_id = $1", user_id)
+async def balance(tx: Tx, user_id: str, *, for_update: bool = False) -> Balance | None:
+    """The balance; `for_update` locks the row until the transaction ends (SQLite's write
+    transactions already exclude each other)."""
+    lock = " FOR UPDATE" if for_update and tx.dialect == "postgres" else ""
+    row = await tx.fetchrow(f"SELECT credits, reserved FROM balances WHERE user_id = $1{lock}", user_id)
     return None if row is None else Balance(row["credits"], row["reserved"])
 
 

@@ -49,13 +49,14 @@ def _model(model: CatalogModel) -> dict[str, Any]:
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> Response:
-    status = runtime.catalog.status()
+    catalog = runtime.catalog.status()
     return ok(
         {
-            "status": "ok",
+            **runtime.health(),
             "database": runtime.db.dialect,
             "upstream": "simulator" if runtime.settings.uses_simulator else "http",
-            "catalog_models": status["models"],
+            "catalog_models": catalog["models"],
+            "catalog_stale": catalog["stale"],
         }
     )
 

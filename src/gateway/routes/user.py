@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
 from gateway.db.api_keys import KeyRow
 from gateway.deps import CurrentKey, PageAfter, PageLimit, RuntimeDep, current_key
+from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, GatewayRoute
 from gateway.services import accounts
@@ -72,3 +73,23 @@ async def create_key(payload: NewKeyIn, principal: CurrentKey, runtime: RuntimeD
         pepper=runtime.pepper,
     )
     return ok({**key_view(created.key), "api_key": created.api_key}, status_code=201)
+
+
+class DeleteKeyIn(Body):
+    confirmation: str | None = None
+
+
+@router.delete("/api-keys/{key_id}")
+async def delete_key(
+    key_id: Annotated[str, Path(max_length=100)],
+    principal: CurrentKey,
+    runtime: RuntimeDep,
+    payload: DeleteKeyIn | None = None,
+    confirmation: Annotated[str | None, Query(max_length=50)] = None,
+) -> Response:
+    """Delete a key (confirmation `DELETE_KEY`, in the body or as `?confirmation=`)."""
+    given = confirmation or (payload.confirmation if payload else None)
+    if given != "DELETE_KEY":
+        raise InvalidRequest('send confirmation: "DELETE_KEY" to delete this key', param="confirmation")
+    await accounts.delete_key(runtime.db, user_id=principal.user_id, key_id=key_id, auth=runtime.auth)
+    return ok({"id": key_id, "deleted": True})

@@ -15,6 +15,7 @@ from gateway.db.ledger import Balance
 from gateway.db.users import UserRow
 from gateway.errors import AlreadyExists, InvalidRequest, NotFound
 from gateway.services import keys
+from gateway.services.auth import KeyAuthenticator
 from gateway.services.ids import new_id
 from gateway.services.keys import Environment
 from gateway.services.money import Nanos
@@ -148,3 +149,12 @@ async def balance_of(db: Database, *, user_id: str) -> Balance:
     if found is None:
         raise NotFound("no such user")
     return found
+
+
+async def delete_key(db: Database, *, user_id: str, key_id: str, auth: KeyAuthenticator) -> None:
+    """Delete a key; it stops working at once, on every process. Another user's key is 404."""
+    async with db.transaction() as tx:
+        key_hash = await api_keys.delete(tx, user_id=user_id, key_id=key_id, now=time.time())
+    if key_hash is None:
+        raise NotFound("no such API key", param="key_id")
+    await auth.forget(key_hash)

@@ -56,17 +56,16 @@ async def reserve(
     hold_id = new_id("res")
     async with db.transaction() as tx:
         if callable(amount):
-            balance = await ledger.balance(tx, user_id)
-            available = Nanos(balance.credits if balance else 0)
-            wanted = amount(available)
+            balance = await ledger.balance(tx, user_id, for_update=True)
+            wanted = amount(Nanos(balance.credits if balance else 0))
         else:
             wanted = amount
-        if wanted <= 0 or not await ledger.hold(tx, user_id=user_id, amount=wanted):
+        if wanted <= 0:
             raise InsufficientCredits(
-                f"insufficient credits: this request can cost up to {credits_text(wanted)} credits"
-                if wanted > 0
-                else "insufficient credits: the balance cannot pay for even a minimal answer"
+                "insufficient credits: the balance cannot pay for even a minimal answer"
             )
+        # The reservation row first: the balance row is then locked only from the hold to
+        # the commit. A refused hold rolls the row back with everything else.
         await reservations.insert(
             tx,
             reservation_id=hold_id,
@@ -76,6 +75,10 @@ async def reserve(
             instance_id=instance_id,
             now=time.time(),
         )
+        if not await ledger.hold(tx, user_id=user_id, amount=wanted):
+            raise InsufficientCredits(
+                f"insufficient credits: this request can cost up to {credits_text(wanted)} credits"
+            )
     return Hold(hold_id, user_id, key_id, wanted)
 
 
@@ -91,7 +94,7 @@ async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> 
         charged = cost
         after = await ledger.release(tx, user_id=hold.user_id, held=held, charge=cost)
         while after is None:  # rare: retried only if another process spent in between
-            current = await ledger.balance(tx, hold.user_id)
+            current = await ledger.balance(tx, hold.user_id, for_update=True)
             if current is None:
                 raise NotFound("no such user")
             charged = Nanos(min(cost, held + current.credits))

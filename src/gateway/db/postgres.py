@@ -1,0 +1,105 @@
+"""PostgreSQL backend (asyncpg), for several gateway processes sharing one database.
+
+Works through a transaction-mode pooler (Supabase's port 6543, PgBouncer) as well as a
+direct connection: no statement cache kept across transactions (`statement_cache_size=0`),
+every query inside an explicit transaction, and migrations serialised with a
+transaction-scoped advisory lock rather than a session-level one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from gateway.db.database import Dialect
+from gateway.db.migrations import migrations_for
+
+# An arbitrary constant: the advisory lock every gateway process takes to migrate.
+_MIGRATION_LOCK = 7_320_411_265
+
+
+def _rows_changed(status: str) -> int:
+    """`UPDATE 3`, `INSERT 0 1`, `DELETE 0` → the count at the end."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PostgresTx:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _rows_changed(await self._conn.execute(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._conn.fetchrow(sql, *args)
+        return row
+
+    async def fetchall(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
+        return rows
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._conn.fetchval(sql, *args)
+
+
+class PostgresDatabase:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            statement_cache_size=0,  # transaction-mode poolers cannot keep prepared statements
+            command_timeout=30,
+            server_settings={"application_name": "gateway"},
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            yield PostgresTx(conn)
+
+    async def migrate(self) -> list[str]:
+        applied = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Several processes may start together: one migrates, the others wait, then
+            # find nothing left to do. Transaction-scoped, so it works through a pooler.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            done = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+            for migration in migrations_for("postgres"):
+                if migration.version in done:
+                    continue
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    time.time(),
+                )
+                applied.append(f"{migration.version:04d}_{migration.name}")
+        return applied
+
+    async def close(self) -> None:
+        await self._pool.close()
