@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from gateway.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
-from gateway.simulator.server import TOKEN_DELAY
+from gateway.simulator.server import PRICES, TOKEN_DELAY
 from gateway.simulator.server import create_app as create_simulator_app
 
 ADMIN_KEY = "test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -142,8 +142,11 @@ class FakeUpstream:
 
     async def start(self) -> str:
         simulator = create_simulator_app()
-        simulator_chat = next(r.handler for r in simulator.router.routes() if r.method == "POST")
-        simulator_models = next(r.handler for r in simulator.router.routes() if r.method == "GET")
+        handlers = {
+            (r.method, r.resource.canonical): r.handler for r in simulator.router.routes() if r.resource
+        }
+        simulator_chat = handlers["POST", "/v1/chat/completions"]
+        simulator_models = handlers["GET", "/v1/models"]
 
         async def chat(request: web.Request) -> web.StreamResponse:
             body = orjson.loads(await request.read())
@@ -162,6 +165,7 @@ class FakeUpstream:
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app[TOKEN_DELAY] = 0.0
+        app[PRICES] = {}
         app.router.add_get("/v1/models", models)
         app.router.add_post("/v1/chat/completions", chat)
         self._runner = web.AppRunner(app)

@@ -57,7 +57,8 @@ def _simulator(args: argparse.Namespace) -> None:
     from gateway.simulator.server import create_app
 
     print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
-    web.run_app(create_app(), host=args.host, port=args.port, print=None)
+    app = create_app(token_delay=args.token_delay_ms / 1000)
+    web.run_app(app, host=args.host, port=args.port, print=None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     sim = commands.add_parser("simulator", help="run the simulated upstream")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9100)
+    sim.add_argument("--token-delay-ms", type=float, default=0.0, help="time per generated token")
     sim.set_defaults(run=_simulator)
     args = parser.parse_args(argv)
     args.run(args)

@@ -68,7 +68,11 @@ def _upstream(settings: Settings, simulator: Upstream) -> Upstream:
 
 
 async def start_runtime(settings: Settings) -> Runtime:
-    db = await open_database(settings.database_url, pool_size=settings.database_pool_size)
+    db = await open_database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        prepared_statements=settings.database_prepared_statements,
+    )
     applied = await db.migrate()
     if applied:
         log.info("database migrated: %s", ", ".join(applied))

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Scale-out tuning: PostgreSQL connections per process; the Redis key prefix, so that
     # several gateways (or test runs) can share one Redis.
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # True for a direct PostgreSQL connection (or a pooler that keeps prepared statements):
+    # one round trip less per query. False works everywhere, Supabase's pooler included.
+    database_prepared_statements: bool = False
     redis_prefix: str = Field(default="gw:", min_length=1, max_length=64)
     # How often a process proves it is alive, and when its reservations count as orphaned.
     instance_heartbeat_seconds: float = Field(default=10.0, gt=0)

@@ -61,23 +61,18 @@ class Process:
         return self.popen.returncode
 
 
+def gateway_args(port: int) -> list[str]:
+    """The SPEC's serve command."""
+    return [
+        sys.executable, "-m", "uvicorn", "gateway.main:app", "--no-proxy-headers",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+
+
 @contextmanager
 def gateway_process(tmp_path: Path, name: str = "gateway", **env: str) -> Iterator[Process]:
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "gateway.main:app",
-        "--no-proxy-headers",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    process = Process(args, env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}.log")
+    process = Process(gateway_args(port), env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}.log")
     try:
         process.wait_ready("/health")
         yield process

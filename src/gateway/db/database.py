@@ -41,13 +41,17 @@ class Database(Protocol):
     def read(self) -> AbstractAsyncContextManager[Tx]:
         """Reads that need no write lock."""
 
+    def autocommit(self) -> AbstractAsyncContextManager[Tx]:
+        """Each statement its own transaction: for work that is one statement (one round trip
+        on PostgreSQL instead of three)."""
+
     async def migrate(self) -> list[str]:
         """Apply pending migrations (safe when several processes start at once)."""
 
     async def close(self) -> None: ...
 
 
-async def open_database(url: str, *, pool_size: int = 10) -> Database:
+async def open_database(url: str, *, pool_size: int = 10, prepared_statements: bool = False) -> Database:
     if url.startswith("sqlite:///"):
         from gateway.db.sqlite import SqliteDatabase
 
@@ -55,7 +59,7 @@ async def open_database(url: str, *, pool_size: int = 10) -> Database:
     if url.startswith(("postgresql://", "postgres://")):
         from gateway.db.postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, pool_size=pool_size)
+        return await PostgresDatabase.open(url, pool_size=pool_size, prepared_statements=prepared_statements)
     raise ValueError("unsupported DATABASE_URL scheme")
 
 

@@ -1,9 +1,9 @@
 """PostgreSQL backend (asyncpg), for several gateway processes sharing one database.
 
 Works through a transaction-mode pooler (Supabase's port 6543, PgBouncer) as well as a
-direct connection: no statement cache kept across transactions (`statement_cache_size=0`),
-every query inside an explicit transaction, and migrations serialised with a
-transaction-scoped advisory lock rather than a session-level one.
+direct connection: no prepared statements kept across transactions unless
+DATABASE_PREPARED_STATEMENTS says the connection allows them, no session state, and
+migrations serialised with a transaction-scoped advisory lock rather than a session one.
 """
 
 from __future__ import annotations
@@ -56,12 +56,16 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+    async def open(
+        cls, url: str, *, pool_size: int = 10, prepared_statements: bool = False
+    ) -> PostgresDatabase:
         pool = await asyncpg.create_pool(
             url,
             min_size=1,
             max_size=pool_size,
-            statement_cache_size=0,  # transaction-mode poolers cannot keep prepared statements
+            # Named prepared statements save a round trip per query, but a transaction-mode
+            # pooler (Supabase's 6543, PgBouncer < 1.21) cannot keep them: off unless asked.
+            statement_cache_size=100 if prepared_statements else 0,
             command_timeout=30,
             server_settings={"application_name": "gateway"},
         )
@@ -70,6 +74,11 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTx]:
         async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn:
             yield PostgresTx(conn)
 
     @asynccontextmanager

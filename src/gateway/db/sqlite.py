@@ -15,7 +15,7 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,9 @@ class SqliteDatabase:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def autocommit(self) -> AbstractAsyncContextManager[SqliteTx]:
+        return self.transaction()  # a transaction costs SQLite next to nothing
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:

@@ -144,7 +144,7 @@ async def list_keys(db: Database, *, user_id: str, limit: int, after: str | None
 
 
 async def balance_of(db: Database, *, user_id: str) -> Balance:
-    async with db.read() as tx:
+    async with db.autocommit() as tx:
         found = await ledger.balance(tx, user_id)
     if found is None:
         raise NotFound("no such user")

@@ -166,7 +166,7 @@ class KeyAuthenticator:
         return principal
 
     async def _load(self, hashed: str) -> Principal | None:
-        async with self._db.read() as tx:
+        async with self._db.autocommit() as tx:
             found = await api_keys.find_by_hash(tx, hashed)
         if found is None:
             return None

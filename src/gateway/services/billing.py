@@ -12,13 +12,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from gateway.db import instances, ledger, reservations, usage
+from gateway.db import holds, instances, ledger, reservations, usage
 from gateway.db.database import Database, Tx
 from gateway.db.ledger import Balance
 from gateway.db.usage import UsageRow
-from gateway.errors import GatewayError, InsufficientCredits, InvalidRequest, NotFound, ReferenceConflict
+from gateway.errors import (
+    GatewayError,
+    InsufficientCredits,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    ReferenceConflict,
+)
 from gateway.services.ids import new_id
-from gateway.services.money import Nanos, credits_text
+from gateway.services.money import ZERO, Nanos, credits_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +61,19 @@ async def reserve(
     not even a minimal answer is affordable.
     """
     hold_id = new_id("res")
-    async with db.transaction() as tx:
+    wanted = Nanos(0)
+    # A computed amount is retried if another request spent between the read and the hold.
+    for _ in range(3 if callable(amount) else 1):
         if callable(amount):
-            balance = await ledger.balance(tx, user_id, for_update=True)
+            async with db.autocommit() as tx:
+                balance = await ledger.balance(tx, user_id)
             wanted = amount(Nanos(balance.credits if balance else 0))
         else:
             wanted = amount
         if wanted <= 0:
-            raise InsufficientCredits(
-                "insufficient credits: the balance cannot pay for even a minimal answer"
-            )
-        # The reservation row first: the balance row is then locked only from the hold to
-        # the commit. A refused hold rolls the row back with everything else.
-        await reservations.insert(
-            tx,
+            break
+        placed = await holds.place(
+            db,
             reservation_id=hold_id,
             user_id=user_id,
             key_id=key_id,
@@ -75,30 +81,39 @@ async def reserve(
             instance_id=instance_id,
             now=time.time(),
         )
-        if not await ledger.hold(tx, user_id=user_id, amount=wanted):
-            raise InsufficientCredits(
-                f"insufficient credits: this request can cost up to {credits_text(wanted)} credits"
-            )
-    return Hold(hold_id, user_id, key_id, wanted)
+        if placed:
+            return Hold(hold_id, user_id, key_id, wanted)
+    if wanted <= 0:
+        raise InsufficientCredits("insufficient credits: the balance cannot pay for even a minimal answer")
+    raise InsufficientCredits(
+        f"insufficient credits: this request can cost up to {credits_text(wanted)} credits"
+    )
 
 
 async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> Settlement:
     """Charge `cost` for a finished request, release the rest of its hold, record its usage.
 
-    Should the cost exceed what was held (it never should), the balance pays what it can
-    and the remainder is recorded on the usage row as written off: never an overdraft.
+    Should the cost exceed what credits and the hold can pay (it never should), the balance
+    pays what it can and the remainder is recorded on the usage row as written off.
     """
+    row = replace(record, id=hold.id, user_id=hold.user_id, key_id=hold.key_id, cost=cost, written_off=0)
+    after = await holds.settle_in_full(db, row=row, reference=f"usage:{hold.id}")
+    if after is not None:
+        return Settlement(cost, ZERO, after)
+    return await _settle_with_write_off(db, hold=hold, row=row)
+
+
+async def _settle_with_write_off(db: Database, *, hold: Hold, row: UsageRow) -> Settlement:
     async with db.transaction() as tx:
         # None: a sweeper released this hold (we looked dead); charge from credits instead.
         held = await reservations.take(tx, hold.id) or 0
-        charged = cost
-        after = await ledger.release(tx, user_id=hold.user_id, held=held, charge=cost)
-        while after is None:  # rare: retried only if another process spent in between
-            current = await ledger.balance(tx, hold.user_id, for_update=True)
-            if current is None:
-                raise NotFound("no such user")
-            charged = Nanos(min(cost, held + current.credits))
-            after = await ledger.release(tx, user_id=hold.user_id, held=held, charge=charged)
+        current = await ledger.balance(tx, hold.user_id, for_update=True)
+        if current is None:
+            raise NotFound("no such user")
+        charged = Nanos(min(row.cost, held + current.credits))
+        after = await ledger.release(tx, user_id=hold.user_id, held=held, charge=charged)
+        if after is None:  # cannot happen with the row locked; refuse rather than guess
+            raise InternalError("the balance changed under a locked settlement")
         if charged:
             await ledger.append(
                 tx,
@@ -107,13 +122,13 @@ async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> 
                 amount=-charged,
                 reference=f"usage:{hold.id}",
                 after=after,
-                now=record.created_at,
+                now=row.created_at,
                 key_id=hold.key_id,
-                description=record.model,
+                description=row.model,
             )
-        written_off = Nanos(cost - charged)
-        await usage.insert(tx, replace(record, id=hold.id, cost=charged, written_off=written_off))
-    return Settlement(Nanos(charged), written_off, after)
+        written_off = Nanos(row.cost - charged)
+        await usage.insert(tx, replace(row, cost=charged, written_off=written_off))
+    return Settlement(charged, written_off, after)
 
 
 async def cancel(db: Database, *, hold: Hold, record: UsageRow) -> None:

@@ -13,7 +13,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Simulated OpenAI-compatible upstream")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
-    parser.add_argument("--token-delay-ms", type=float, default=0.0, help="pause between streamed tokens")
+    parser.add_argument(
+        "--token-delay-ms", type=float, default=0.0, help="time per generated token (streamed or not)"
+    )
     args = parser.parse_args()
     print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
     web.run_app(

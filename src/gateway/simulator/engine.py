@@ -101,6 +101,7 @@ class SimAnswer:
     cut_after: int | None = None
     stall_after: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    tokens: int = 0  # completion tokens per choice: how long a real model would take
 
 
 def catalog() -> dict[str, Any]:
@@ -216,7 +217,7 @@ def answer(body: dict[str, Any], *, completion_id: str, created: int) -> SimAnsw
     document: dict[str, Any] = {**base, "object": "chat.completion", "choices": choices}
     if reported is not None:
         document["usage"] = reported
-    answer_ = SimAnswer(status=200, body=orjson.dumps(document))
+    answer_ = SimAnswer(status=200, body=orjson.dumps(document), tokens=count)
     if model.behaviour == "cut":
         answer_.cut_after = 0
     return answer_

@@ -15,8 +15,21 @@ _counter = itertools.count(1)
 TOKEN_DELAY = web.AppKey("token_delay", float)
 
 
-async def _models(_: web.Request) -> web.Response:
-    return web.json_response(engine.catalog(), dumps=lambda o: orjson.dumps(o).decode())
+PRICES = web.AppKey("prices", dict)
+
+
+async def _models(request: web.Request) -> web.Response:
+    catalog = engine.catalog()
+    for entry in catalog["data"]:
+        entry.update(request.app[PRICES].get(entry["id"], {}))
+    return web.json_response(catalog, dumps=lambda o: orjson.dumps(o).decode())
+
+
+async def _set_price(request: web.Request) -> web.Response:
+    """Demo and test control: change a model's published price (`{"model", "pricing"}`)."""
+    body = orjson.loads(await request.read())
+    request.app[PRICES][str(body["model"])] = {"pricing": body["pricing"]}
+    return web.json_response({"ok": True})
 
 
 async def _chat(request: web.Request) -> web.StreamResponse:
@@ -29,7 +42,10 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     answer = engine.answer(body, completion_id=f"chatcmpl-sim{next(_counter)}", created=int(time.time()))
     if answer.hang:
         await asyncio.sleep(3600)
+    delay = request.app[TOKEN_DELAY]
     if not answer.stream:
+        if delay and answer.tokens:
+            await asyncio.sleep(delay * answer.tokens)  # a whole answer takes as long as its tokens
         if answer.cut_after is not None:
             _abort(request)
         return web.Response(
@@ -39,7 +55,6 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
     )
     await response.prepare(request)
-    delay = request.app[TOKEN_DELAY]
     for position, event in enumerate(answer.events):
         if position == answer.cut_after:
             _abort(request)
@@ -62,6 +77,8 @@ def _abort(request: web.Request) -> None:
 def create_app(*, token_delay: float = 0.0) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[TOKEN_DELAY] = token_delay
+    app[PRICES] = {}
+    app.router.add_post("/_simulator/prices", _set_price)
     for prefix in ("", "/v1"):
         app.router.add_get(f"{prefix}/models", _models)
         app.router.add_post(f"{prefix}/chat/completions", _chat)
