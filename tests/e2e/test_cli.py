@@ -40,3 +40,9 @@ def test_migrate_applies_once(backend: str, tmp_path: Path) -> None:
         url = database_url(name)
         assert "applied: 0001_initial" in migrate(url, tmp_path)
         assert "up to date" in migrate(url, tmp_path)
+
+
+def test_supabase_style_postgres_scheme_is_accepted(tmp_path: Path) -> None:
+    with postgres_database() as name:
+        url = database_url(name).replace("postgresql://", "postgres://", 1)
+        assert "applied: 0001_initial" in migrate(url, tmp_path)
