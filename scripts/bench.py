@@ -154,9 +154,7 @@ def run_wrk(url: str, mode: str, conns: int, seconds: int, key: str) -> dict[str
     script = LUA / ("stream.lua" if mode == "stream" else "chat.lua")
     args = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s"]
     args += ["-s", str(script), url]
-    done = subprocess.run(
-        args, capture_output=True, text=True, env={**os.environ, "BENCH_KEY": key}, check=False
-    )
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "BENCH_KEY": key}, check=False)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT_JSON "):
             result: dict[str, Any] = json.loads(line.removeprefix("RESULT_JSON "))
@@ -164,9 +162,7 @@ def run_wrk(url: str, mode: str, conns: int, seconds: int, key: str) -> dict[str
     raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
 
 
-def measure(
-    target: str, url: str, *, mode: str, conns: int, key: str, server: Server | None
-) -> dict[str, Any]:
+def measure(target: str, url: str, *, mode: str, conns: int, key: str, server: Server | None) -> dict[str, Any]:
     run_wrk(url, mode, conns, WARM, key)
     cpu_before = server.cpu_seconds() if server else 0.0
     result = run_wrk(url, mode, conns, DUR, key)
@@ -190,9 +186,7 @@ def measure(
     return row
 
 
-def report(
-    rows: list[dict[str, Any]], backends: list[str], rss: dict[str, tuple[float, float]], meta: str
-) -> str:
+def report(rows: list[dict[str, Any]], backends: list[str], rss: dict[str, tuple[float, float]], meta: str) -> str:
     lines = [meta, ""]
     header = (
         "| backend | mode | conns | direct rps | gateway rps | gateway/direct | direct p50 | gateway p50 "
@@ -223,9 +217,7 @@ def report(
     lines.append("")
     for backend, (start, end) in rss.items():
         lines.append(f"Gateway RSS ({backend}): {start:.1f} MiB after start, {end:.1f} MiB after the run.")
-    lines.append(
-        "Medians over rounds; ratios and added latency are taken within each round, then the median."
-    )
+    lines.append("Medians over rounds; ratios and added latency are taken within each round, then the median.")
     return "\n".join(lines)
 
 
@@ -249,9 +241,7 @@ def start_gateway(backend: str, port: int, sim_port: int, workdir: Path, stack: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgres")
     args = parser.parse_args()
@@ -289,9 +279,7 @@ def main() -> None:
                     for target in targets[shift:] + targets[:shift]:
                         server = servers[target]
                         rows.append(
-                            measure(
-                                target, urls[target], mode=mode, conns=conns, key=keys[target], server=server
-                            )
+                            measure(target, urls[target], mode=mode, conns=conns, key=keys[target], server=server)
                         )
         rss = {t.removeprefix("gateway-"): (rss_start[t], s.rss_mib()) for t, s in servers.items() if s}
         meta = (

@@ -13,12 +13,12 @@ import os
 import secrets
 
 from gateway.db.database import open_database
-from gateway.services import accounts, billing
+from gateway.services import accounts, credits
 from gateway.services.keys import hashing_key
 from gateway.services.money import Nanos, parse_credits
 
 
-async def seed(database_url: str, credits: str, secret_key: str) -> str:
+async def seed(database_url: str, amount: str, secret_key: str) -> str:
     db = await open_database(database_url)
     try:
         await db.migrate()
@@ -30,10 +30,10 @@ async def seed(database_url: str, credits: str, secret_key: str) -> str:
             signup_credits=Nanos(0),
             pepper=hashing_key(secret_key),
         )
-        await billing.credit(
+        await credits.credit(
             db,
             user_id=created.user.id,
-            amount=parse_credits(credits),
+            amount=parse_credits(amount),
             kind="topup",
             reference=f"bench:{created.user.id}",
             description="benchmark credits",

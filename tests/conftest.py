@@ -44,8 +44,6 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
 @pytest.fixture
 async def proxied(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[Gateway]:
     """A gateway whose upstream is the fake HTTP upstream (real sockets, aiohttp client)."""
-    settings = make_settings(
-        tmp_path, upstream_base_url=upstream.base_url, upstream_api_key="sk-upstream-secret-123"
-    )
+    settings = make_settings(tmp_path, upstream_base_url=upstream.base_url, upstream_api_key="sk-upstream-secret-123")
     async with running_gateway(settings) as gw:
         yield gw

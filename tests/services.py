@@ -72,9 +72,7 @@ def need_redis() -> str:
 
 
 def need_pgbouncer() -> str:
-    path = shutil.which("pgbouncer") or (
-        "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
-    )
+    path = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
     if path is None:
         _unavailable("PgBouncer", "the pgbouncer binary is not installed (apt-get install pgbouncer)")
     assert path is not None

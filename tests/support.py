@@ -89,11 +89,25 @@ class Gateway:
         data: dict[str, Any] = response.json()
         return data
 
-    async def customer(self, credits: str = "10", email: str = "ada@example.com") -> dict[str, Any]:
+    async def customer(
+        self, credits: str = "10", email: str = "ada@example.com", plan: str = "enterprise"
+    ) -> dict[str, Any]:
+        """A registered, topped-up customer; on the enterprise plan unless told otherwise, so
+        that tests about money are not about the free plan's rate limits."""
         account = await self.register(email)
         if Decimal(credits):
             await self.top_up(account["user_id"], credits)
+        if plan != "free":
+            await self.assign_plan(account["user_id"], plan)
         return account
+
+    async def assign_plan(self, user_id: str, plan: str, months: int = 1) -> dict[str, Any]:
+        response = await self.client.post(
+            "/admin/assign-plan", json={"user_id": user_id, "plan_id": plan, "duration_months": months}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
 
     async def chat(self, api_key: str, **body: Any) -> httpx.Response:
         body.setdefault("model", "sim/gpt-small")
@@ -142,9 +156,7 @@ class FakeUpstream:
 
     async def start(self) -> str:
         simulator = create_simulator_app()
-        handlers = {
-            (r.method, r.resource.canonical): r.handler for r in simulator.router.routes() if r.resource
-        }
+        handlers = {(r.method, r.resource.canonical): r.handler for r in simulator.router.routes() if r.resource}
         simulator_chat = handlers["POST", "/v1/chat/completions"]
         simulator_models = handlers["GET", "/v1/models"]
 

@@ -69,9 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--access-log", action="store_true")
-    serve.add_argument(
-        "--graceful-seconds", type=int, default=None, help="limit for in-flight requests at SIGTERM"
-    )
+    serve.add_argument("--graceful-seconds", type=int, default=None, help="limit for in-flight requests at SIGTERM")
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or migrate the database schema").set_defaults(run=_migrate)
     sim = commands.add_parser("simulator", help="run the simulated upstream")

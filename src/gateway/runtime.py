@@ -14,15 +14,20 @@ from dataclasses import dataclass, field
 from gateway.db.catalog_store import CatalogStore, LocalCatalogStore, RedisCatalogStore
 from gateway.db.database import Database, open_database
 from gateway.db.events import EventBus, LocalBus, RedisBus
+from gateway.db.rate_windows import MemoryWindows, WindowStore
+from gateway.db.rate_windows_redis import RedisWindows
 from gateway.db.redis_link import RedisLink
 from gateway.errors import GatewayError
-from gateway.services import billing
+from gateway.services import plans, sweeper
+from gateway.services.audit import Auditor, audit_key
 from gateway.services.auth import KeyAuthenticator
 from gateway.services.catalog import CatalogService, load_price_file
 from gateway.services.chat import ChatContext
 from gateway.services.ids import new_id
 from gateway.services.keys import hashing_key
 from gateway.services.money import Nanos, parse_credits
+from gateway.services.plans import PlanBook
+from gateway.services.ratelimit import RateLimiter
 from gateway.services.throttle import PublicThrottle
 from gateway.settings import Settings
 from gateway.upstream.base import Upstream
@@ -30,7 +35,8 @@ from gateway.upstream.http import HttpUpstream
 from gateway.upstream.simulated import SimulatedUpstream
 
 log = logging.getLogger("gateway")
-REVOKE_KEY, CATALOG_CHANGED = "revoke-key", "catalog"
+REVOKE_KEY, REVOKE_USER, CATALOG_CHANGED, PLANS_CHANGED = "revoke-key", "revoke-user", "catalog", "plans"
+PLAN_CREDITS_EVERY_SECONDS = 3600
 
 
 @dataclass
@@ -48,6 +54,9 @@ class Runtime:
     signup_credits: Nanos
     bus: EventBus
     redis: RedisLink | None
+    plans: PlanBook
+    limiter: RateLimiter
+    auditor: Auditor
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def health(self) -> dict[str, str]:
@@ -62,9 +71,7 @@ def _upstream(settings: Settings, simulator: Upstream) -> Upstream:
     if settings.upstream_base_url is None:
         return simulator
     api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
-    return HttpUpstream(
-        base_url=settings.upstream_base_url, api_key=api_key, timeout=settings.upstream_timeout
-    )
+    return HttpUpstream(base_url=settings.upstream_base_url, api_key=api_key, timeout=settings.upstream_timeout)
 
 
 async def start_runtime(settings: Settings) -> Runtime:
@@ -93,6 +100,11 @@ async def start_runtime(settings: Settings) -> Runtime:
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     auth = KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key)
     instance_id = new_id("gw")
+    plan_book = PlanBook(db)
+    local_windows = MemoryWindows()
+    windows: WindowStore = RedisWindows(redis, local_windows) if redis else local_windows
+    limiter = RateLimiter(windows)
+    auditor = Auditor(audit_key(settings.secret()))
     runtime = Runtime(
         settings=settings,
         db=db,
@@ -103,20 +115,31 @@ async def start_runtime(settings: Settings) -> Runtime:
         upstream=upstream,
         simulator=simulator,
         chat=ChatContext(
-            db=db, catalog=catalog, upstream=upstream, simulator=simulator, instance_id=instance_id
+            db=db,
+            catalog=catalog,
+            upstream=upstream,
+            simulator=simulator,
+            instance_id=instance_id,
+            plans=plan_book,
+            limiter=limiter,
+            auditor=auditor,
         ),
         throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
         bus=bus,
         redis=redis,
+        plans=plan_book,
+        limiter=limiter,
+        auditor=auditor,
     )
     await _connect_events(runtime)
-    await billing.heartbeat(db, instance_id=instance_id)
-    released = await billing.release_orphans(db, stale_after=settings.instance_stale_seconds)
+    await sweeper.heartbeat(db, instance_id=instance_id)
+    released = await sweeper.release_orphans(db, stale_after=settings.instance_stale_seconds)
     if released:
         log.warning("released %d reservations left by stopped gateway processes", released)
     runtime._tasks.append(asyncio.create_task(_keep_alive(runtime), name="gateway-heartbeat"))
     runtime._tasks.append(asyncio.create_task(_warm_catalog(catalog), name="gateway-catalog"))
+    runtime._tasks.append(asyncio.create_task(_grant_plan_credits(runtime), name="gateway-plan-credits"))
     _announce(settings)
     return runtime
 
@@ -130,11 +153,19 @@ async def _connect_events(runtime: Runtime) -> None:
 
     async def resync() -> None:
         auth.drop_all()  # revocations may have been missed
+        await runtime.plans.forget()
         await catalog.adopt_shared()
 
+    async def revoke_user(user_id: str) -> None:
+        auth.drop_user(user_id)
+
     auth.on_revoke = lambda key_hash: bus.publish(REVOKE_KEY, key_hash)
+    auth.on_revoke_user = lambda user_id: bus.publish(REVOKE_USER, user_id)
+    runtime.plans.on_change = lambda: bus.publish(PLANS_CHANGED, "")
     bus.subscribe(REVOKE_KEY, revoke)
+    bus.subscribe(REVOKE_USER, revoke_user)
     bus.subscribe(CATALOG_CHANGED, catalog.adopt_shared)
+    bus.subscribe(PLANS_CHANGED, runtime.plans.forget)
     bus.on_resync(resync)
     if runtime.redis is not None:
         runtime.redis.on_recover(resync)
@@ -148,7 +179,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     for task in runtime._tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await billing.leave(runtime.db, instance_id=runtime.instance_id)
+    await sweeper.leave(runtime.db, instance_id=runtime.instance_id)
     await runtime.bus.close()
     if runtime.redis is not None:
         await runtime.redis.close()
@@ -162,12 +193,22 @@ async def _keep_alive(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(settings.instance_heartbeat_seconds)
         try:
-            await billing.heartbeat(runtime.db, instance_id=runtime.instance_id)
-            released = await billing.release_orphans(runtime.db, stale_after=settings.instance_stale_seconds)
+            await sweeper.heartbeat(runtime.db, instance_id=runtime.instance_id)
+            released = await sweeper.release_orphans(runtime.db, stale_after=settings.instance_stale_seconds)
             if released:
                 log.warning("released %d reservations left by stopped gateway processes", released)
         except Exception:
             log.exception("heartbeat failed; retrying")
+
+
+async def _grant_plan_credits(runtime: Runtime) -> None:
+    """Each paid plan period's included credits, granted once (any process may do it)."""
+    while True:
+        try:
+            await plans.grant_due_credits(runtime.db, runtime.plans)
+        except Exception:
+            log.exception("granting plan credits failed; retrying later")
+        await asyncio.sleep(PLAN_CREDITS_EVERY_SECONDS)
 
 
 async def _warm_catalog(catalog: CatalogService) -> None:

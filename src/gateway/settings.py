@@ -167,9 +167,7 @@ class Settings(BaseSettings):
                 problems.append("SECRET_KEY: required when ENVIRONMENT=production")
             admin = self.admin_api_key
             if admin is not None and len(admin.get_secret_value()) < MIN_SECRET_CHARS:
-                problems.append(
-                    f"ADMIN_API_KEY: must be at least {MIN_SECRET_CHARS} characters in production"
-                )
+                problems.append(f"ADMIN_API_KEY: must be at least {MIN_SECRET_CHARS} characters in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -9,9 +9,7 @@ from tests.support import ADMIN, Gateway, bearer, json_decimal
 
 
 async def test_register_answers_the_contracts_fields(gateway: Gateway) -> None:
-    response = await gateway.client.post(
-        "/auth/register", json={"email": "Ada@Example.com", "username": "ada"}
-    )
+    response = await gateway.client.post("/auth/register", json={"email": "Ada@Example.com", "username": "ada"})
     assert response.status_code == 201
     body = response.json()
     assert set(body) >= {"user_id", "username", "email", "api_key", "credits", "plan"}
@@ -110,9 +108,7 @@ async def test_keys_are_created_once_in_full_then_masked(gateway: Gateway) -> No
 async def test_key_list_pages_with_a_cursor(gateway: Gateway) -> None:
     account = await gateway.customer("1")
     for n in range(4):
-        await gateway.client.post(
-            "/user/api-keys", json={"key_name": f"k{n}"}, headers=bearer(account["api_key"])
-        )
+        await gateway.client.post("/user/api-keys", json={"key_name": f"k{n}"}, headers=bearer(account["api_key"]))
     first = (await gateway.client.get("/user/api-keys?limit=2", headers=bearer(account["api_key"]))).json()
     assert len(first["data"]) == 2 and first["has_more"] is True
     after = first["data"][-1]["id"]

@@ -84,9 +84,7 @@ async def test_negative_adjustments_never_go_below_zero(gateway: Gateway) -> Non
 )
 async def test_bad_credit_requests_are_400(gateway: Gateway, payload: dict[str, Any]) -> None:
     account = await gateway.register()
-    payload = {
-        k: (v.replace("{uid}", account["user_id"]) if isinstance(v, str) else v) for k, v in payload.items()
-    }
+    payload = {k: (v.replace("{uid}", account["user_id"]) if isinstance(v, str) else v) for k, v in payload.items()}
     response = await add(gateway, **payload)
     assert response.status_code == 400, response.text
     assert (await gateway.balance(account["api_key"]))["credits"] == 0
@@ -105,18 +103,14 @@ async def test_admin_balance_lists_users_with_masked_keys(gateway: Gateway) -> N
     assert first.status_code == 200
     page = json_decimal(first)
     assert len(page["data"]) == 2 and page["has_more"] is True
-    rest = json_decimal(
-        await gateway.client.get(f"/admin/balance?after={page['data'][-1]['user_id']}", headers=ADMIN)
-    )
+    rest = json_decimal(await gateway.client.get(f"/admin/balance?after={page['data'][-1]['user_id']}", headers=ADMIN))
     listed = page["data"] + rest["data"]
     assert [u["user_id"] for u in listed] == [a["user_id"] for a in accounts]
     assert all(u["credits"] == 1 and u["reserved"] == 0 for u in listed)
     text = first.text + str(rest)
     assert all(a["api_key"] not in text for a in accounts)
     assert all("…" in k for u in listed for k in u["api_keys"])
-    one = json_decimal(
-        await gateway.client.get(f"/admin/balance?user_id={accounts[1]['user_id']}", headers=ADMIN)
-    )
+    one = json_decimal(await gateway.client.get(f"/admin/balance?user_id={accounts[1]['user_id']}", headers=ADMIN))
     assert [u["user_id"] for u in one["data"]] == [accounts[1]["user_id"]]
 
 

@@ -21,9 +21,7 @@ async def test_models_show_the_gateways_prices_per_million(gateway_factory: Any)
 async def test_openai_list_and_providers(gateway: Gateway) -> None:
     listed = (await gateway.client.get("/v1/models")).json()
     assert listed["object"] == "list"
-    assert {"id": "sim/gpt-small", "object": "model", "created": 1_700_000_000, "owned_by": "sim"} in listed[
-        "data"
-    ]
+    assert {"id": "sim/gpt-small", "object": "model", "created": 1_700_000_000, "owned_by": "sim"} in listed["data"]
     providers = (await gateway.client.get("/models/providers")).json()
     assert providers["data"] == [{"provider": "sim", "models": len(listed["data"])}]
 
@@ -34,9 +32,7 @@ async def test_the_catalog_is_cached(proxied: Gateway, upstream: FakeUpstream) -
     assert upstream.catalog_calls == 1
 
 
-async def test_stale_catalog_is_served_while_the_upstream_is_down(
-    gateway_factory: Any, upstream: FakeUpstream
-) -> None:
+async def test_stale_catalog_is_served_while_the_upstream_is_down(gateway_factory: Any, upstream: FakeUpstream) -> None:
     async with gateway_factory(upstream_base_url=upstream.base_url, model_cache_ttl=0) as gateway:
         assert (await gateway.client.get("/v1/models")).status_code == 200
         upstream.catalog_status = 503
@@ -67,9 +63,7 @@ async def test_no_catalog_yet_is_fetched_on_demand_and_failures_are_not_cached(
 async def test_admin_refresh_picks_up_new_prices(proxied: Gateway, upstream: FakeUpstream) -> None:
     account = await proxied.customer("1")
     assert json_decimal(await proxied.chat(account["api_key"]))["usage"]["cost"] == Decimal("0.00001335")
-    upstream.catalog = {
-        "data": [{"id": "sim/gpt-small", "pricing": {"prompt": "0.000001", "completion": "0.000001"}}]
-    }
+    upstream.catalog = {"data": [{"id": "sim/gpt-small", "pricing": {"prompt": "0.000001", "completion": "0.000001"}}]}
     refreshed = await proxied.client.post("/admin/refresh-models", headers=ADMIN)
     assert refreshed.status_code == 200 and refreshed.json()["models"] == 1
     assert json_decimal(await proxied.chat(account["api_key"]))["usage"]["cost"] == Decimal("0.000029")

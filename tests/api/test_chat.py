@@ -143,9 +143,7 @@ async def test_overuse_is_written_off_never_overdrawn(gateway: Gateway) -> None:
     balance = await gateway.balance(account["api_key"])
     assert balance["credits"] >= 0
     async with gateway.runtime.db.read() as tx:
-        row = await tx.fetchrow(
-            "SELECT cost, written_off FROM usage_records WHERE user_id = $1", account["user_id"]
-        )
+        row = await tx.fetchrow("SELECT cost, written_off FROM usage_records WHERE user_id = $1", account["user_id"])
     assert row is not None and row["written_off"] > 0
     assert Decimal(row["cost"]) / 10**9 == json_decimal(response)["usage"]["cost"]
     assert await gateway.ledger_total(account["user_id"]) == balance["credits"] * 10**9

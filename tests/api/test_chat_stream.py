@@ -22,9 +22,7 @@ def events(text: str) -> list[Any]:
 async def stream(gateway: Gateway, api_key: str, **body: Any) -> tuple[int, str]:
     body.setdefault("model", "sim/gpt-small")
     body.setdefault("messages", [{"role": "user", "content": "Hello"}])
-    response = await gateway.client.post(
-        "/v1/chat/completions", json={**body, "stream": True}, headers=bearer(api_key)
-    )
+    response = await gateway.client.post("/v1/chat/completions", json={**body, "stream": True}, headers=bearer(api_key))
     return response.status_code, response.text
 
 

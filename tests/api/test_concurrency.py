@@ -21,9 +21,7 @@ def slow_answer(delay: float) -> Any:
         await asyncio.sleep(delay)
         usage = {"prompt_tokens": 9, "completion_tokens": 20, "total_tokens": 29}
         choice = {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
-        return web.json_response(
-            {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage}
-        )
+        return web.json_response({"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
 
     return answer
 
@@ -46,9 +44,7 @@ async def check_books(gateway: Gateway, account: dict[str, Any]) -> dict[str, An
 
 async def test_simultaneous_requests_never_overdraw(proxied: Gateway, upstream: FakeUpstream) -> None:
     upstream.answer = slow_answer(0.3)  # every accepted request is in flight at once
-    reservation = max_cost(
-        PRICE, prompt_bound=len(orjson.dumps(BODY)) + REPLY_PRIMING_TOKENS, output_cap=20, n=1
-    )
+    reservation = max_cost(PRICE, prompt_bound=len(orjson.dumps(BODY)) + REPLY_PRIMING_TOKENS, output_cap=20, n=1)
     affordable = 3
     account = await proxied.customer("0")
     funded = Decimal(affordable * reservation + reservation // 2) / 10**9

@@ -25,9 +25,7 @@ def assert_error_shape(response: Any, status: int, code: str | None = None) -> N
 )
 async def test_malformed_json_on_chat(gateway: Gateway, body: bytes) -> None:
     account = await gateway.customer("1")
-    response = await gateway.client.post(
-        "/v1/chat/completions", content=body, headers=bearer(account["api_key"])
-    )
+    response = await gateway.client.post("/v1/chat/completions", content=body, headers=bearer(account["api_key"]))
     assert_error_shape(response, 400, "invalid_json")
 
 
@@ -50,9 +48,7 @@ async def test_malformed_json_on_chat(gateway: Gateway, body: bytes) -> None:
 )
 async def test_wrong_types_on_chat(gateway: Gateway, body: Any, param: str | None) -> None:
     account = await gateway.customer("1")
-    response = await gateway.client.post(
-        "/v1/chat/completions", json=body, headers=bearer(account["api_key"])
-    )
+    response = await gateway.client.post("/v1/chat/completions", json=body, headers=bearer(account["api_key"]))
     assert_error_shape(response, 400, "invalid_request")
     assert response.json()["error"]["param"] == param
     assert (await gateway.balance(account["api_key"]))["reserved"] == 0
@@ -66,26 +62,18 @@ async def test_unknown_fields_pass_through_on_chat(gateway: Gateway) -> None:
 
 async def test_malformed_json_and_wrong_types_on_api_routes(gateway: Gateway) -> None:
     assert_error_shape(
-        await gateway.client.post(
-            "/auth/register", content=b"{nope", headers={"content-type": "application/json"}
-        ),
+        await gateway.client.post("/auth/register", content=b"{nope", headers={"content-type": "application/json"}),
         400,
         "invalid_json",
     )
-    assert_error_shape(
-        await gateway.client.post("/auth/register", json={"email": ["x"]}), 400, "invalid_request"
-    )
+    assert_error_shape(await gateway.client.post("/auth/register", json={"email": ["x"]}), 400, "invalid_request")
     assert_error_shape(
         await gateway.client.post("/admin/add_credits", json={"user_id": 1, "credits": {}}, headers=ADMIN),
         400,
         "invalid_request",
     )
-    assert_error_shape(
-        await gateway.client.get("/admin/balance?limit=abc", headers=ADMIN), 400, "invalid_request"
-    )
-    assert_error_shape(
-        await gateway.client.get("/admin/balance?limit=0", headers=ADMIN), 400, "invalid_request"
-    )
+    assert_error_shape(await gateway.client.get("/admin/balance?limit=abc", headers=ADMIN), 400, "invalid_request")
+    assert_error_shape(await gateway.client.get("/admin/balance?limit=0", headers=ADMIN), 400, "invalid_request")
 
 
 async def test_unknown_routes_and_methods(gateway: Gateway) -> None:
@@ -98,13 +86,9 @@ async def test_oversized_bodies_are_413(gateway_factory: Any) -> None:
     async with gateway_factory(max_body_bytes=1000) as gateway:
         account = await gateway.customer("1")
         big = {"model": "sim/gpt-small", "messages": [{"role": "user", "content": "x" * 2000}]}
-        response = await gateway.client.post(
-            "/v1/chat/completions", json=big, headers=bearer(account["api_key"])
-        )
+        response = await gateway.client.post("/v1/chat/completions", json=big, headers=bearer(account["api_key"]))
         assert_error_shape(response, 413, "request_too_large")
-        response = await gateway.client.post(
-            "/auth/register", json={"email": "a@b.co", "username": "x" * 2000}
-        )
+        response = await gateway.client.post("/auth/register", json={"email": "a@b.co", "username": "x" * 2000})
         assert_error_shape(response, 413, "request_too_large")
 
         async def chunked() -> AsyncIterator[bytes]:

@@ -20,9 +20,7 @@ from tests.support import FakeUpstream, Gateway
         ("sim/error-429", 429, "rate_limit_exceeded"),
     ],
 )
-async def test_simulated_failures_are_mapped_and_free(
-    gateway: Gateway, model: str, status: int, code: str
-) -> None:
+async def test_simulated_failures_are_mapped_and_free(gateway: Gateway, model: str, status: int, code: str) -> None:
     account = await gateway.customer("1")
     response = await gateway.chat(account["api_key"], model=model)
     assert response.status_code == status

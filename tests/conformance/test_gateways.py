@@ -29,17 +29,13 @@ async def statuses(gateway: Gateway, api_key: str, count: int, body: dict[str, A
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def test_no_overdraft_with_traffic_split_across_two_gateways(
-    gateways: Gateways, upstream: FakeUpstream
-) -> None:
+async def test_no_overdraft_with_traffic_split_across_two_gateways(gateways: Gateways, upstream: FakeUpstream) -> None:
     upstream.answer = slow_answer(0.3)
     async with (
         gateways(upstream_base_url=upstream.base_url) as a,
         gateways(upstream_base_url=upstream.base_url) as b,
     ):
-        reservation = max_cost(
-            PRICE, prompt_bound=len(orjson.dumps(BODY)) + REPLY_PRIMING_TOKENS, output_cap=20, n=1
-        )
+        reservation = max_cost(PRICE, prompt_bound=len(orjson.dumps(BODY)) + REPLY_PRIMING_TOKENS, output_cap=20, n=1)
         account = await a.customer("0")
         funded = Decimal(5 * reservation + reservation // 2) / 10**9
         await a.top_up(account["user_id"], str(funded))
@@ -54,10 +50,7 @@ async def test_no_overdraft_with_traffic_split_across_two_gateways(
             balance = await gateway.balance(account["api_key"])
             assert balance["credits"] == funded - Decimal(5 * cost_of(PRICE, TokenUsage(9, 20))) / 10**9
             assert balance["reserved"] == 0
-        assert (
-            await a.ledger_total(account["user_id"])
-            == (await a.balance(account["api_key"]))["credits"] * 10**9
-        )
+        assert await a.ledger_total(account["user_id"]) == (await a.balance(account["api_key"]))["credits"] * 10**9
 
 
 async def test_streams_and_failures_keep_the_books_on_every_backend(gateways: Gateways) -> None:
@@ -80,9 +73,7 @@ async def test_a_deleted_key_stops_working_at_once_here(gateways: Gateways) -> N
     async with gateways() as gateway:
         account = await gateway.customer("1")
         second = (
-            await gateway.client.post(
-                "/user/api-keys", json={"key_name": "ci"}, headers=bearer(account["api_key"])
-            )
+            await gateway.client.post("/user/api-keys", json={"key_name": "ci"}, headers=bearer(account["api_key"]))
         ).json()
         assert (await gateway.chat(second["api_key"])).status_code == 200
         deleted = await gateway.client.delete(

@@ -4,7 +4,9 @@ import pytest
 
 from gateway.db.database import Database
 from gateway.errors import InactiveApiKey, InvalidApiKey
-from gateway.services import accounts
+from gateway.services import api_keys
+from gateway.services.api_keys import KeyChanges
+from gateway.services.audit import Auditor
 from gateway.services.auth import KeyAuthenticator
 from gateway.services.keys import key_hash
 from tests.conformance.helpers import PEPPER, new_user
@@ -51,10 +53,11 @@ async def test_unknown_keys_are_refused(db: Database) -> None:
 async def test_keys_list_per_user(db: Database) -> None:
     user, _ = await new_user(db)
     other, _ = await new_user(db, "other@example.com")
-    await accounts.create_key(
-        db, user_id=user, name="second", environment="test", expiration_days=None, pepper=PEPPER
-    )
-    mine = await accounts.list_keys(db, user_id=user, limit=10, after=None)
-    theirs = await accounts.list_keys(db, user_id=other, limit=10, after=None)
+    await api_keys.create(
+        db, user_id=user, name="second", environment="test", changes=KeyChanges(), max_keys=None,
+        pepper=PEPPER, auditor=Auditor(b"k" * 32),
+    )  # fmt: skip
+    mine = await api_keys.list_keys(db, user_id=user, limit=10, after=None)
+    theirs = await api_keys.list_keys(db, user_id=other, limit=10, after=None)
     assert [k.name for k in mine] == ["default", "second"]
     assert len(theirs) == 1

@@ -9,7 +9,7 @@ from gateway.db import instances, reservations
 from gateway.db.database import Database
 from gateway.db.usage import UsageRow
 from gateway.errors import InsufficientCredits
-from gateway.services import billing
+from gateway.services import billing, credits, sweeper
 from gateway.services.money import Nanos
 from tests.conformance.helpers import assert_books_balance, new_user
 
@@ -37,7 +37,7 @@ def record(user: str, model: str = "m") -> UsageRow:
 
 async def funded_user(db: Database, amount: int) -> str:
     user, _ = await new_user(db)
-    await billing.credit(db, user_id=user, amount=Nanos(amount), kind="topup", reference=f"fund-{user}")
+    await credits.credit(db, user_id=user, amount=Nanos(amount), kind="topup", reference=f"fund-{user}")
     return user
 
 
@@ -94,7 +94,7 @@ async def test_a_dead_processes_holds_are_released_but_a_live_ones_kept(db: Data
     await hold(db, user, 100, instance="gw_dead")
     await hold(db, user, 200, instance="gw_never_registered")
     alive = await hold(db, user, 300, instance="gw_alive")
-    released = await billing.release_orphans(db, stale_after=30)
+    released = await sweeper.release_orphans(db, stale_after=30)
     assert released == 2
     assert await assert_books_balance(db, user) == (700, 300)
     # the live process settles as usual
@@ -106,7 +106,7 @@ async def test_concurrent_sweepers_release_each_hold_once(db: Database) -> None:
     user = await funded_user(db, 1_000)
     for _ in range(10):
         await hold(db, user, 50, instance="gw_dead")
-    counts = await asyncio.gather(*(billing.release_orphans(db, stale_after=30) for _ in range(4)))
+    counts = await asyncio.gather(*(sweeper.release_orphans(db, stale_after=30) for _ in range(4)))
     assert sum(counts) == 10
     assert await assert_books_balance(db, user) == (1_000, 0)
 
@@ -114,7 +114,7 @@ async def test_concurrent_sweepers_release_each_hold_once(db: Database) -> None:
 async def test_settling_a_hold_a_sweeper_already_released(db: Database) -> None:
     user = await funded_user(db, 1_000)
     held = await hold(db, user, 400, instance="gw_slow")
-    await billing.release_orphans(db, stale_after=30)  # gw_slow never heartbeat: presumed dead
+    await sweeper.release_orphans(db, stale_after=30)  # gw_slow never heartbeat: presumed dead
     async with db.read() as tx:
         assert await reservations.held_by_user(tx, user) == 0
     settled = await billing.settle(db, hold=held, cost=Nanos(150), record=record(user))

@@ -116,7 +116,12 @@ class Cluster:
         return started
 
     def customer(self, via: Process, credits: str, email: str) -> dict[str, Any]:
+        """A customer on the enterprise plan (so the free plan's limits stay out of the way)."""
         account: dict[str, Any] = httpx.post(f"{via.url}/auth/register", json={"email": email}).json()
+        assigned = httpx.post(
+            f"{via.url}/admin/assign-plan", json={"user_id": account["user_id"], "plan_id": "enterprise"}, headers=ADMIN
+        )
+        assert assigned.status_code == 200, assigned.text
         if Decimal(credits) == 0:
             return account
         topped = httpx.post(
@@ -133,12 +138,8 @@ class Cluster:
         async def read() -> tuple[int, int, int]:
             conn = await asyncpg.connect(self.direct_url)
             try:
-                row = await conn.fetchrow(
-                    "SELECT credits, reserved FROM balances WHERE user_id = $1", user_id
-                )
-                total = await conn.fetchval(
-                    "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = $1", user_id
-                )
+                row = await conn.fetchrow("SELECT credits, reserved FROM balances WHERE user_id = $1", user_id)
+                total = await conn.fetchval("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = $1", user_id)
                 return int(row["credits"]), int(row["reserved"]), int(total)
             finally:
                 await conn.close()

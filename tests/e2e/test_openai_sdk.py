@@ -39,12 +39,14 @@ def server(tmp_path: Path) -> Iterator[Process]:
         yield process
 
 
-def customer(
-    server: Process, credits: str, email: str = "sdk@example.com", env: str = "live"
-) -> dict[str, Any]:
+def customer(server: Process, credits: str, email: str = "sdk@example.com", env: str = "live") -> dict[str, Any]:
     account: dict[str, Any] = httpx.post(
         f"{server.url}/auth/register", json={"email": email, "environment_tag": env}
     ).json()
+    assigned = httpx.post(
+        f"{server.url}/admin/assign-plan", json={"user_id": account["user_id"], "plan_id": "enterprise"}, headers=ADMIN
+    )
+    assert assigned.status_code == 200, assigned.text
     if Decimal(credits):
         topped = httpx.post(
             f"{server.url}/admin/add_credits",
@@ -169,9 +171,7 @@ def test_many_simultaneous_sdk_requests_never_overdraw(server: Process, tmp_path
     left = balance(server, account["api_key"])
     assert left == Decimal("0.00005") - served * HELLO_COST >= 0
     db = sqlite3.connect(tmp_path / "e2e.db")
-    (total,) = db.execute(
-        "SELECT SUM(amount) FROM ledger WHERE user_id = ?", (account["user_id"],)
-    ).fetchone()
+    (total,) = db.execute("SELECT SUM(amount) FROM ledger WHERE user_id = ?", (account["user_id"],)).fetchone()
     (credits, reserved) = db.execute(
         "SELECT credits, reserved FROM balances WHERE user_id = ?", (account["user_id"],)
     ).fetchone()

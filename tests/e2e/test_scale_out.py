@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.db.migrations import migrations_for
 from tests.e2e.cluster import Cluster, private_redis
 from tests.e2e.processes import Process
 from tests.support import ADMIN, bearer
@@ -41,7 +42,7 @@ def test_processes_started_together_migrate_once(cluster: Cluster) -> None:
         finally:
             await conn.close()
 
-    assert asyncio.run(versions()) == [1]
+    assert asyncio.run(versions()) == [m.version for m in migrations_for("postgres")]
 
 
 def test_no_overdraft_with_traffic_split_across_two_processes(cluster: Cluster) -> None:
@@ -84,9 +85,7 @@ def test_a_key_revoked_through_one_process_is_refused_by_the_other_within_a_seco
     a, b = cluster.start(2)
     account = cluster.customer(a, "1", "revoke@example.com")
     key = bearer(account["api_key"])
-    assert (
-        httpx.post(f"{b.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200
-    )  # cached in b
+    assert httpx.post(f"{b.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200  # cached in b
     started = time.monotonic()
     deleted = httpx.delete(
         f"{a.url}/user/api-keys/{account['key_id']}", params={"confirmation": "DELETE_KEY"}, headers=key
@@ -178,9 +177,7 @@ def test_redis_outage_degrades_and_recovers(tmp_path: Path) -> None:
         redis_process.terminate()
         redis_process.wait(10)
         for _ in range(5):  # money never depends on Redis: requests keep being served
-            assert (
-                httpx.post(f"{gateway.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200
-            )
+            assert httpx.post(f"{gateway.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200
         assert httpx.post(f"{gateway.url}/auth/register", json={"email": "x@example.com"}).status_code == 201
         deadline = time.monotonic() + 5
         while httpx.get(f"{gateway.url}/health").json()["status"] != "degraded":
@@ -191,8 +188,6 @@ def test_redis_outage_degrades_and_recovers(tmp_path: Path) -> None:
             while httpx.get(f"{gateway.url}/health").json()["status"] != "ok":
                 assert time.monotonic() < deadline, "the gateway did not notice Redis came back"
                 time.sleep(0.1)
-            assert (
-                httpx.post(f"{gateway.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200
-            )
+            assert httpx.post(f"{gateway.url}/v1/chat/completions", json=HELLO, headers=key).status_code == 200
         assert "Redis is unreachable" in gateway.output()
         assert "Redis is reachable again" in gateway.output()

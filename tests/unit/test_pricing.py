@@ -28,9 +28,7 @@ def test_markup_is_exact() -> None:
 
 
 def test_max_cost_covers_n_choices() -> None:
-    assert max_cost(PRICE, prompt_bound=100, output_cap=10, n=3) == round_up(
-        100 * PRICE.prompt + 30 * PRICE.completion
-    )
+    assert max_cost(PRICE, prompt_bound=100, output_cap=10, n=3) == round_up(100 * PRICE.prompt + 30 * PRICE.completion)
 
 
 def test_affordable_output_is_the_most_the_balance_pays_for() -> None:

@@ -25,7 +25,4 @@ def test_429_keeps_retry_after_and_5xx_and_timeouts() -> None:
 
 
 def test_secret_looking_strings_are_redacted() -> None:
-    assert (
-        upstream_message(b'{"error":{"message":"bad key sk-or-v1-abcdef123 here"}}')
-        == "bad key [redacted] here"
-    )
+    assert upstream_message(b'{"error":{"message":"bad key sk-or-v1-abcdef123 here"}}') == "bad key [redacted] here"

@@ -25,3 +25,7 @@ async def forget_stale(tx: Tx, *, stale_before: float) -> int:
         "(SELECT 1 FROM reservations r WHERE r.instance_id = instances.id)",
         stale_before,
     )
+
+
+async def alive(tx: Tx, *, since: float) -> int:
+    return int(await tx.fetchval("SELECT COUNT(*) FROM instances WHERE heartbeat_at > $1", since))

@@ -66,8 +66,7 @@ async def add(tx: Tx, *, user_id: str, amount: int) -> Balance | None:
 async def hold(tx: Tx, *, user_id: str, amount: int) -> bool:
     """Move `amount` from spendable to reserved, only if it is all there."""
     changed = await tx.execute(
-        "UPDATE balances SET credits = credits - $2, reserved = reserved + $2 "
-        "WHERE user_id = $1 AND credits >= $2",
+        "UPDATE balances SET credits = credits - $2, reserved = reserved + $2 WHERE user_id = $1 AND credits >= $2",
         user_id,
         amount,
     )
@@ -136,3 +135,8 @@ async def entries(tx: Tx, *, user_id: str, limit: int, after: int | None = None)
 
 async def total(tx: Tx, user_id: str) -> int:
     return int(await tx.fetchval("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = $1", user_id))
+
+
+async def total_reserved(tx: Tx) -> int:
+    """What every in-flight request holds, all customers together."""
+    return int(await tx.fetchval("SELECT COALESCE(SUM(reserved), 0) FROM balances"))

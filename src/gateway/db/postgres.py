@@ -56,9 +56,7 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def open(
-        cls, url: str, *, pool_size: int = 10, prepared_statements: bool = False
-    ) -> PostgresDatabase:
+    async def open(cls, url: str, *, pool_size: int = 10, prepared_statements: bool = False) -> PostgresDatabase:
         pool = await asyncpg.create_pool(
             url,
             min_size=1,

@@ -53,9 +53,7 @@ class RedisLink:
         self.last_error = type(exc).__name__
         if self.healthy:
             self.healthy = False
-            log.warning(
-                "Redis is unreachable (%s): serving with in-process state until it returns", self.last_error
-            )
+            log.warning("Redis is unreachable (%s): serving with in-process state until it returns", self.last_error)
 
     async def start(self) -> None:
         try:

@@ -24,23 +24,36 @@ async def insert(
     amount: int,
     instance_id: str,
     now: float,
+    key_held: bool = False,
 ) -> None:
     await tx.execute(
-        "INSERT INTO reservations (id, user_id, key_id, amount, instance_id, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO reservations (id, user_id, key_id, amount, instance_id, created_at, key_held)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         reservation_id,
         user_id,
         key_id,
         amount,
         instance_id,
         now,
+        key_held,
     )
 
 
-async def take(tx: Tx, reservation_id: str) -> int | None:
-    """Delete a reservation and return its amount; None if it is already gone (swept)."""
-    amount = await tx.fetchval("DELETE FROM reservations WHERE id = $1 RETURNING amount", reservation_id)
-    return None if amount is None else int(amount)
+async def take(tx: Tx, reservation_id: str) -> tuple[int, bool] | None:
+    """Delete a reservation: (amount, whether its key's row holds it too); None if it is
+    already gone (a sweeper released it)."""
+    row = await tx.fetchrow("DELETE FROM reservations WHERE id = $1 RETURNING amount, key_held", reservation_id)
+    return None if row is None else (int(row["amount"]), bool(row["key_held"]))
+
+
+async def release_key_hold(tx: Tx, *, reservation_id: str) -> None:
+    """Before a reservation is taken away: give its key back what the key's row held for it."""
+    await tx.execute(
+        "UPDATE api_keys SET held = held - (SELECT amount FROM reservations WHERE id = $1) "
+        "WHERE id = (SELECT key_id FROM reservations WHERE id = $1 AND key_held = $2)",
+        reservation_id,
+        True,
+    )
 
 
 async def orphans(tx: Tx, *, stale_before: float, limit: int) -> Sequence[Orphan]:
@@ -56,6 +69,4 @@ async def orphans(tx: Tx, *, stale_before: float, limit: int) -> Sequence[Orphan
 
 
 async def held_by_user(tx: Tx, user_id: str) -> int:
-    return int(
-        await tx.fetchval("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE user_id = $1", user_id)
-    )
+    return int(await tx.fetchval("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE user_id = $1", user_id))

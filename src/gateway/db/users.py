@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.db.database import Row, Tx, where
 
@@ -18,6 +19,8 @@ class UserRow:
     plan_id: str
     plan_expires_at: float | None
     created_at: float
+    plan_started_at: float | None = None
+    limit_overrides: dict[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,10 @@ class UserBalanceRow:
     reserved: int
 
 
-_USER_COLUMNS = "u.id, u.email, u.username, u.role, u.status, u.plan_id, u.plan_expires_at, u.created_at"
+_USER_COLUMNS = (
+    "u.id, u.email, u.username, u.role, u.status, u.plan_id, u.plan_expires_at, u.created_at, "
+    "u.plan_started_at, u.limit_overrides"
+)
 
 
 def _user(row: Row) -> UserRow:
@@ -40,6 +46,8 @@ def _user(row: Row) -> UserRow:
         plan_id=row["plan_id"],
         plan_expires_at=row["plan_expires_at"],
         created_at=row["created_at"],
+        plan_started_at=row["plan_started_at"],
+        limit_overrides=json.loads(row["limit_overrides"]),
     )
 
 
@@ -61,12 +69,48 @@ async def get(tx: Tx, user_id: str) -> UserRow | None:
     return None if row is None else _user(row)
 
 
-async def email_taken(tx: Tx, email: str) -> bool:
-    return await tx.fetchval("SELECT 1 FROM users WHERE email = $1", email) is not None
+async def email_taken(tx: Tx, email: str, *, other_than: str | None = None) -> bool:
+    found = await tx.fetchval("SELECT id FROM users WHERE email = $1", email)
+    return found is not None and found != other_than
 
 
-async def username_taken(tx: Tx, username: str) -> bool:
-    return await tx.fetchval("SELECT 1 FROM users WHERE username = $1", username) is not None
+async def username_taken(tx: Tx, username: str, *, other_than: str | None = None) -> bool:
+    found = await tx.fetchval("SELECT id FROM users WHERE username = $1", username)
+    return found is not None and found != other_than
+
+
+async def set_profile(tx: Tx, *, user_id: str, email: str, username: str) -> None:
+    await tx.execute("UPDATE users SET email = $2, username = $3 WHERE id = $1", user_id, email, username)
+
+
+async def set_plan(tx: Tx, *, user_id: str, plan_id: str, started_at: float, expires_at: float | None) -> None:
+    await tx.execute(
+        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4 WHERE id = $1",
+        user_id,
+        plan_id,
+        started_at,
+        expires_at,
+    )
+
+
+async def set_limit_overrides(tx: Tx, *, user_id: str, overrides: dict[str, int | None]) -> None:
+    await tx.execute(
+        "UPDATE users SET limit_overrides = $2 WHERE id = $1", user_id, json.dumps(overrides, sort_keys=True)
+    )
+
+
+async def mark_deleted(tx: Tx, *, user_id: str, now: float) -> None:
+    await tx.execute("UPDATE users SET status = 'deleted', deleted_at = $2 WHERE id = $1", user_id, now)
+
+
+async def on_paid_plans(tx: Tx, *, now: float) -> list[tuple[str, str, float]]:
+    """(user, plan, period start) of every running paid plan."""
+    rows = await tx.fetchall(
+        "SELECT id, plan_id, plan_started_at FROM users WHERE status = 'active' "
+        "AND plan_expires_at IS NOT NULL AND plan_expires_at > $1 AND plan_started_at IS NOT NULL",
+        now,
+    )
+    return [(r["id"], r["plan_id"], r["plan_started_at"]) for r in rows]
 
 
 async def list_with_balances(

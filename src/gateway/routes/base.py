@@ -41,9 +41,7 @@ def _at_most_nine_decimals(value: Decimal) -> Decimal:
 CreditsIn = Annotated[
     Decimal,
     AfterValidator(_at_most_nine_decimals),
-    WithJsonSchema(
-        {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "credits, up to 9 decimals"}
-    ),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "credits, up to 9 decimals"}),
 ]
 CreditsOut = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "credits"})]
 

@@ -45,9 +45,7 @@ _ERROR_SCHEMA = {
 
 def chat_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["ChatCompletionIn"] = ChatCompletionIn.model_json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
+    components["ChatCompletionIn"] = ChatCompletionIn.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(components["ChatCompletionIn"].pop("$defs", {}))
     components["ErrorBody"] = _ERROR_SCHEMA
     responses: dict[str, Any] = {
@@ -74,9 +72,7 @@ def chat_openapi(schema: dict[str, Any]) -> dict[str, Any]:
             "security": [{"bearer": []}],
             "requestBody": {
                 "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionIn"}}
-                },
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionIn"}}},
             },
             "responses": responses,
         }

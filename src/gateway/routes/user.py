@@ -1,95 +1,166 @@
-"""Customer routes (Bearer key): balance and API keys. The whole router requires a key."""
+"""Customer routes (Bearer key): balance, profile, account, plan, limits and usage.
+The whole router requires a key; every route shows the caller's own data only."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import time
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from gateway.db.api_keys import KeyRow
-from gateway.deps import CurrentKey, PageAfter, PageLimit, RuntimeDep, current_key
+from gateway.deps import CurrentKey, PageLimit, RuntimeDep, current_key
 from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, GatewayRoute
-from gateway.services import accounts
-from gateway.services.keys import Environment
+from gateway.routes.views import ledger_view, plan_view, profile_view, totals_view, usage_view
+from gateway.services import accounts, reports
 
-router = APIRouter(
-    prefix="/user", route_class=GatewayRoute, tags=["customer"], dependencies=[Depends(current_key)]
-)
+router = APIRouter(prefix="/user", route_class=GatewayRoute, tags=["customer"], dependencies=[Depends(current_key)])
 
 
-def key_view(key: KeyRow) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "key_name": key.name,
-        "api_key": key.mask,
-        "environment_tag": key.environment,
-        "active": key.active,
-        "expires_at": key.expires_at,
-        "created_at": key.created_at,
-        "rotated_at": key.rotated_at,
-    }
+class ProfileIn(Body):
+    email: str | None = Field(default=None, max_length=320)
+    username: str | None = Field(default=None, max_length=40)
 
 
-class NewKeyIn(Body):
-    key_name: str = Field(min_length=1, max_length=100)
-    environment_tag: Environment = "live"
-    expiration_days: int | None = Field(default=None, ge=1, le=3650)
+class DeleteAccountIn(Body):
+    confirmation: str | None = None
 
 
 @router.get("/balance")
 async def balance(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     found = await accounts.balance_of(runtime.db, user_id=principal.user_id)
-    return ok(
-        {
-            "user_id": principal.user_id,
-            "api_key": principal.mask,
-            "credits": credits(found.credits),
-            "reserved": credits(found.reserved),
-            "status": principal.user_status,
-        }
+    return ok({
+        "user_id": principal.user_id,
+        "api_key": principal.mask,
+        "credits": credits(found.credits),
+        "reserved": credits(found.reserved),
+        "status": principal.user_status,
+    })  # fmt: skip
+
+
+@router.get("/profile")
+async def get_profile(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    return ok(profile_view(await accounts.profile(runtime.db, user_id=principal.user_id)))
+
+
+@router.put("/profile")
+async def put_profile(payload: ProfileIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    user = await accounts.update_profile(
+        runtime.db, user_id=principal.user_id, email=payload.email, username=payload.username, auditor=runtime.auditor
     )
+    return ok(profile_view(user))
 
 
-@router.get("/api-keys")
-async def list_keys(
-    principal: CurrentKey, runtime: RuntimeDep, limit: PageLimit = 20, after: PageAfter = None
-) -> Response:
-    found = await accounts.list_keys(runtime.db, user_id=principal.user_id, limit=limit + 1, after=after)
-    return page([key_view(k) for k in found], limit=limit)
-
-
-@router.post("/api-keys", status_code=201)
-async def create_key(payload: NewKeyIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    created = await accounts.create_key(
-        runtime.db,
-        user_id=principal.user_id,
-        name=payload.key_name,
-        environment=payload.environment_tag,
-        expiration_days=payload.expiration_days,
-        pepper=runtime.pepper,
-    )
-    return ok({**key_view(created.key), "api_key": created.api_key}, status_code=201)
-
-
-class DeleteKeyIn(Body):
-    confirmation: str | None = None
-
-
-@router.delete("/api-keys/{key_id}")
-async def delete_key(
-    key_id: Annotated[str, Path(max_length=100)],
+@router.delete("/account")
+async def delete_account(
     principal: CurrentKey,
     runtime: RuntimeDep,
-    payload: DeleteKeyIn | None = None,
+    payload: DeleteAccountIn | None = None,
     confirmation: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Response:
-    """Delete a key (confirmation `DELETE_KEY`, in the body or as `?confirmation=`)."""
-    given = confirmation or (payload.confirmation if payload else None)
-    if given != "DELETE_KEY":
-        raise InvalidRequest('send confirmation: "DELETE_KEY" to delete this key', param="confirmation")
-    await accounts.delete_key(runtime.db, user_id=principal.user_id, key_id=key_id, auth=runtime.auth)
-    return ok({"id": key_id, "deleted": True})
+    """Close the account (confirmation `DELETE_ACCOUNT`): every key stops working at once."""
+    if (confirmation or (payload.confirmation if payload else None)) != "DELETE_ACCOUNT":
+        raise InvalidRequest('send confirmation: "DELETE_ACCOUNT" to close this account', param="confirmation")
+    await accounts.delete_account(runtime.db, user_id=principal.user_id, auth=runtime.auth, auditor=runtime.auditor)
+    return ok({"user_id": principal.user_id, "status": "deleted"})
+
+
+@router.get("/plan")
+async def my_plan(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    user = await accounts.profile(runtime.db, user_id=principal.user_id)
+    expired = user.plan_expires_at is not None and user.plan_expires_at <= time.time()
+    return ok({
+        **plan_view(plan),
+        "started_at": user.plan_started_at,
+        "expires_at": None if expired else user.plan_expires_at,
+    })  # fmt: skip
+
+
+@router.get("/plan/usage")
+async def my_plan_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    found = await reports.plan_usage(runtime.db, principal=principal, plan=plan)
+    return ok({
+        "plan_id": plan.id,
+        "period_start": found["period_start"],
+        **totals_view(found["totals"]),
+        "included_credits": credits(plan.included_credits),
+        "api_keys": found["api_keys"],
+        "limits": await reports.windows(runtime.limiter, principal, plan),
+    })  # fmt: skip
+
+
+@router.get("/plan/entitlements")
+async def my_entitlements(
+    principal: CurrentKey, runtime: RuntimeDep, feature: Annotated[str | None, Query(max_length=64)] = None
+) -> Response:
+    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    if feature is not None:
+        return ok({"plan_id": plan.id, "feature": feature, "enabled": bool(plan.features.get(feature, False))})
+    return ok({
+        "plan_id": plan.id,
+        "features": plan.features,
+        "allowed_models": list(plan.allowed_models),
+        "max_tokens_per_request": plan.max_tokens_per_request,
+        "max_api_keys": plan.max_api_keys,
+        "max_concurrent_requests": plan.max_concurrent_requests,
+    })  # fmt: skip
+
+
+@router.get("/limit")
+async def my_limits(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    return ok({
+        "plan_id": plan.id,
+        "max_concurrent_requests": plan.max_concurrent_requests,
+        "limits": await reports.windows(runtime.limiter, principal, plan),
+    })  # fmt: skip
+
+
+@router.get("/monitor")
+async def my_monitor(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    found = await accounts.balance_of(runtime.db, user_id=principal.user_id)
+    today = await reports.totals(runtime.db, user_id=principal.user_id, since=time.time() - reports.DAY)
+    return ok({
+        "user_id": principal.user_id,
+        "credits": credits(found.credits),
+        "reserved": credits(found.reserved),
+        "status": principal.user_status,
+        "plan_id": plan.id,
+        "last_24h": totals_view(today),
+        "limits": await reports.windows(runtime.limiter, principal, plan),
+    })  # fmt: skip
+
+
+@router.get("/usage")
+async def my_usage(
+    principal: CurrentKey,
+    runtime: RuntimeDep,
+    limit: PageLimit = 20,
+    after: Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")] = None,
+) -> Response:
+    found = await reports.usage_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
+    return page([usage_view(r) for r in found], limit=limit)
+
+
+@router.get("/transactions")
+async def my_transactions(
+    principal: CurrentKey,
+    runtime: RuntimeDep,
+    limit: PageLimit = 20,
+    after: Annotated[int | None, Query(description="cursor: the last id of the previous page")] = None,
+) -> Response:
+    found = await reports.ledger_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
+    return page([ledger_view(r) for r in found], limit=limit)
+
+
+@router.get("/environment-usage")
+async def my_environment_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    grouped = await reports.grouped(runtime.db, by="environment", user_id=principal.user_id)
+    data = [{"environment_tag": name, **totals_view(totals)} for name, totals in grouped]
+    return ok({"object": "list", "data": data, "has_more": False})

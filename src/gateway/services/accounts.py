@@ -1,20 +1,20 @@
-"""Customers and their keys: registration, key creation and listing, balances."""
+"""Customers: registration, profile, balance, and closing an account."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.db import api_keys, ledger, users
-from gateway.db.api_keys import KeyRow
+from gateway.db.api_keys import KeyPolicy, KeyRow
 from gateway.db.database import Database, Tx
 from gateway.db.ledger import Balance
 from gateway.db.users import UserRow
 from gateway.errors import AlreadyExists, InvalidRequest, NotFound
 from gateway.services import keys
+from gateway.services.audit import Auditor
 from gateway.services.auth import KeyAuthenticator
 from gateway.services.ids import new_id
 from gateway.services.keys import Environment
@@ -23,7 +23,6 @@ from gateway.services.money import Nanos
 DEFAULT_PLAN = "free"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,39}")
-SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +33,20 @@ class Registration:
     balance: Balance
 
 
-@dataclass(frozen=True, slots=True)
-class CreatedKey:
-    key: KeyRow
-    api_key: str
-
-
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not _EMAIL.fullmatch(email):
         raise InvalidRequest("'email' is not a valid email address", param="email")
     return email
+
+
+def check_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username):
+        raise InvalidRequest(
+            "'username' must be 3-40 letters, digits, '_', '.' or '-', starting with a letter or digit",
+            param="username",
+        )
+    return username
 
 
 async def register(
@@ -57,11 +59,8 @@ async def register(
     pepper: bytes,
 ) -> Registration:
     email = normalise_email(email)
-    if username is not None and not _USERNAME.fullmatch(username):
-        raise InvalidRequest(
-            "'username' must be 3-40 letters, digits, '_', '.' or '-', starting with a letter or digit",
-            param="username",
-        )
+    if username is not None:
+        check_username(username)
     new_key = keys.generate(environment, pepper)
     now = time.time()
     async with db.transaction() as tx:
@@ -75,29 +74,16 @@ async def register(
             tx, user_id=new_id("usr"), email=email, username=username, plan_id=DEFAULT_PLAN, now=now
         )
         key = await api_keys.insert(
-            tx,
-            key_id=new_id("key"),
-            user_id=user.id,
-            name="default",
-            environment=environment,
-            key_hash=new_key.hash,
-            mask=new_key.mask,
-            expires_at=None,
-            now=now,
-        )
+            tx, key_id=new_id("key"), user_id=user.id, name="default", environment=environment,
+            key_hash=new_key.hash, mask=new_key.mask, policy=KeyPolicy(), now=now,
+        )  # fmt: skip
         balance = Balance(0, 0)
         if signup_credits > 0:
             balance = await ledger.add(tx, user_id=user.id, amount=signup_credits) or balance
             await ledger.append(
-                tx,
-                user_id=user.id,
-                kind="signup",
-                amount=signup_credits,
-                reference=f"signup:{user.id}",
-                after=balance,
-                now=now,
-                description="signup credits",
-            )
+                tx, user_id=user.id, kind="signup", amount=signup_credits,
+                reference=f"signup:{user.id}", after=balance, now=now, description="signup credits",
+            )  # fmt: skip
     return Registration(user=user, key=key, api_key=new_key.secret, balance=balance)
 
 
@@ -111,36 +97,42 @@ async def _free_username(tx: Tx, email: str) -> str:
     return candidate
 
 
-async def create_key(
-    db: Database,
-    *,
-    user_id: str,
-    name: str,
-    environment: Environment,
-    expiration_days: int | None,
-    pepper: bytes,
-) -> CreatedKey:
-    new_key = keys.generate(environment, pepper)
-    now = time.time()
-    expires_at = now + expiration_days * SECONDS_PER_DAY if expiration_days else None
+async def profile(db: Database, *, user_id: str) -> UserRow:
+    async with db.autocommit() as tx:
+        user = await users.get(tx, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+async def update_profile(
+    db: Database, *, user_id: str, email: str | None, username: str | None, auditor: Auditor
+) -> UserRow:
     async with db.transaction() as tx:
-        key = await api_keys.insert(
-            tx,
-            key_id=new_id("key"),
-            user_id=user_id,
-            name=name,
-            environment=environment,
-            key_hash=new_key.hash,
-            mask=new_key.mask,
-            expires_at=expires_at,
-            now=now,
-        )
-    return CreatedKey(key=key, api_key=new_key.secret)
+        user = await users.get(tx, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        new_email = normalise_email(email) if email is not None else user.email
+        new_username = check_username(username) if username is not None else user.username
+        if await users.email_taken(tx, new_email, other_than=user_id):
+            raise AlreadyExists("an account with this email already exists", param="email")
+        if await users.username_taken(tx, new_username, other_than=user_id):
+            raise AlreadyExists("this username is taken", param="username")
+        await users.set_profile(tx, user_id=user_id, email=new_email, username=new_username)
+        await auditor.record(tx, user_id=user_id, action="profile.updated", actor="customer",
+                             details={"email": new_email, "username": new_username})  # fmt: skip
+    return replace(user, email=new_email, username=new_username)
 
 
-async def list_keys(db: Database, *, user_id: str, limit: int, after: str | None) -> Sequence[KeyRow]:
-    async with db.read() as tx:
-        return await api_keys.list_for_user(tx, user_id=user_id, limit=limit, after=after)
+async def delete_account(db: Database, *, user_id: str, auth: KeyAuthenticator, auditor: Auditor) -> None:
+    """Close the account: every key dies at once; the ledger and usage stay for the books."""
+    now = time.time()
+    async with db.transaction() as tx:
+        for key in await api_keys.list_for_user(tx, user_id=user_id, limit=100_000):
+            await api_keys.delete(tx, user_id=user_id, key_id=key.id, now=now)
+        await users.mark_deleted(tx, user_id=user_id, now=now)
+        await auditor.record(tx, user_id=user_id, action="account.deleted", actor="customer")
+    await auth.forget_user(user_id)
 
 
 async def balance_of(db: Database, *, user_id: str) -> Balance:
@@ -149,12 +141,3 @@ async def balance_of(db: Database, *, user_id: str) -> Balance:
     if found is None:
         raise NotFound("no such user")
     return found
-
-
-async def delete_key(db: Database, *, user_id: str, key_id: str, auth: KeyAuthenticator) -> None:
-    """Delete a key; it stops working at once, on every process. Another user's key is 404."""
-    async with db.transaction() as tx:
-        key_hash = await api_keys.delete(tx, user_id=user_id, key_id=key_id, now=time.time())
-    if key_hash is None:
-        raise NotFound("no such API key", param="key_id")
-    await auth.forget(key_hash)

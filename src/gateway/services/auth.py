@@ -12,11 +12,12 @@ import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 
 from gateway.db import api_keys
+from gateway.db.api_keys import KeyPolicy
 from gateway.db.database import Database
 from gateway.errors import (
     AdminRequired,
@@ -24,9 +25,13 @@ from gateway.errors import (
     InactiveApiKey,
     InvalidApiKey,
 )
+from gateway.services.client_ip import IpNetwork, parse_networks
 from gateway.services.keys import environment_of, key_hash
 
 KEY_CACHE_SECONDS = 5.0
+
+
+FREE_PLAN = "free"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +42,32 @@ class Principal:
     mask: str
     key_hash: str
     active: bool
-    expires_at: float | None
     user_status: str
     is_admin: bool
     plan_id: str
+    plan_expires_at: float | None = None
+    policy: KeyPolicy = field(default_factory=KeyPolicy)
+    limit_overrides: dict[str, int | None] = field(default_factory=dict)
+    ip_networks: tuple[IpNetwork, ...] = ()
 
     @property
     def is_test(self) -> bool:
         return self.environment == "test"
+
+    @property
+    def expires_at(self) -> float | None:
+        return self.policy.expires_at
+
+    @property
+    def limited_spend(self) -> bool:
+        """Whether this key's requests must also be held against its own spend limit or cap."""
+        return self.policy.spend_limit is not None or self.policy.max_requests is not None
+
+    def effective_plan(self, now: float) -> str:
+        """A paid period that ended falls back to the free plan."""
+        if self.plan_expires_at is not None and self.plan_expires_at <= now:
+            return FREE_PLAN
+        return self.plan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +105,7 @@ class KeyAuthenticator:
         self._revoked_in_flight: set[str] = set()
         self._clock = clock
         self.on_revoke: Callable[[str], Awaitable[None]] | None = None
+        self.on_revoke_user: Callable[[str], Awaitable[None]] | None = None
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
@@ -97,11 +121,7 @@ class KeyAuthenticator:
 
     async def authenticate_admin(self, authorization: str | None) -> Admin:
         token = bearer_token(authorization)
-        if (
-            token is not None
-            and self._admin_key is not None
-            and hmac.compare_digest(token.encode(), self._admin_key)
-        ):
+        if token is not None and self._admin_key is not None and hmac.compare_digest(token.encode(), self._admin_key):
             return Admin(principal=None)
         if token is not None and environment_of(token) is not None:
             principal = await self.authenticate(authorization)
@@ -124,6 +144,16 @@ class KeyAuthenticator:
         self._cache.pop(key_hash_, None)
         if key_hash_ in self._pending:
             self._revoked_in_flight.add(key_hash_)
+
+    async def forget_user(self, user_id: str) -> None:
+        """Revoke every cached key of a user (plan, limits or account changed), everywhere."""
+        self.drop_user(user_id)
+        if self.on_revoke_user is not None:
+            await self.on_revoke_user(user_id)
+
+    def drop_user(self, user_id: str) -> None:
+        for hashed in [h for h, p in list(self._cache.items()) if p is not None and p.user_id == user_id]:
+            self.drop(hashed)
 
     def drop_all(self) -> None:
         """Forget every cached key (used when the cache may be stale wholesale)."""
@@ -178,8 +208,11 @@ class KeyAuthenticator:
             mask=key.mask,
             key_hash=hashed,
             active=key.active,
-            expires_at=key.expires_at,
             user_status=found.user_status,
             is_admin=found.user_role == "admin",
             plan_id=found.plan_id,
+            plan_expires_at=found.plan_expires_at,
+            policy=key.policy,
+            limit_overrides=found.limit_overrides,
+            ip_networks=parse_networks(key.policy.ip_allowlist),
         )

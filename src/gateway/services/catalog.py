@@ -14,6 +14,7 @@ the upstream, and `announce` tells the others to adopt what it stored.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -44,7 +45,14 @@ class CatalogModel:
     context_length: int | None
     max_output: int | None
     upstream_price: Price
-    price: Price
+    price: Price  # upstream × CREDIT_MARKUP, or the fixed price
+    fixed_price: Price | None = None  # the gateway's own price for this model (price file)
+
+    def price_with(self, markup: Decimal | None) -> Price:
+        """A plan's markup replaces CREDIT_MARKUP; a fixed per-model price beats both."""
+        if self.fixed_price is not None or markup is None:
+            return self.price
+        return _marked_up(self.upstream_price, markup)
 
     @property
     def output_limit(self) -> int:
@@ -68,6 +76,11 @@ class _Status:
     last_attempt_at: float | None = None
     refreshes: int = 0
     failures: int = 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _marked_up(price: Price, markup: Decimal) -> Price:
+    return price.marked_up(markup)
 
 
 def _price(value: Any) -> Decimal | None:
@@ -100,6 +113,7 @@ def parse_entry(entry: Any, markup: Decimal) -> CatalogModel | None:
     if request is None:
         return None
     upstream = Price(prompt, completion, request, _price(pricing.get("input_cache_read")))
+    fixed = _fixed_price(_dict(entry.get("gateway_pricing")))
     top = _dict(entry.get("top_provider"))
     model_id: str = entry["id"]
     return CatalogModel(
@@ -110,17 +124,23 @@ def parse_entry(entry: Any, markup: Decimal) -> CatalogModel | None:
         context_length=_int(entry.get("context_length")),
         max_output=_int(top.get("max_completion_tokens")) or _int(entry.get("max_output_tokens")),
         upstream_price=upstream,
-        price=upstream.marked_up(markup),
+        price=fixed or upstream.marked_up(markup),
+        fixed_price=fixed,
     )
+
+
+def _fixed_price(pricing: dict[str, Any]) -> Price | None:
+    prompt, completion = _price(pricing.get("prompt")), _price(pricing.get("completion"))
+    if prompt is None or completion is None:
+        return None
+    return Price(prompt, completion, _price(pricing.get("request")) or Decimal(0))
 
 
 def build_catalog(document: Any, *, markup: Decimal, overrides: dict[str, Any], now: float) -> Catalog:
     entries = document.get("data") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise UpstreamError("the upstream catalog has no data list")
-    by_id: dict[str, Any] = {
-        e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)
-    }
+    by_id: dict[str, Any] = {e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
     for model_id, override in overrides.items():
         merged = dict(by_id.get(model_id, {"id": model_id}))
         merged.update(override)

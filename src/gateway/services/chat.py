@@ -1,8 +1,9 @@
-"""The gateway call: price → reserve → forward → settle, for one chat completion.
+"""One chat completion after admission: forward → settle.
 
-`start_call` does everything that can refuse a request before it costs anything; the
-returned `ChatCall` forwards it and guarantees the hold ends exactly once: settled for what
-was used, or released in full when the upstream failed.
+`admission.start_call` does everything that can refuse a request before it costs anything;
+the `ChatCall` it returns forwards the request and guarantees its hold (and its rate-limit
+ticket) ends exactly once: settled for what was used, or released in full when the
+upstream failed.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from gateway.db.ledger import Balance
 from gateway.db.usage import UsageRow
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.services import billing, estimate
+from gateway.services.audit import Auditor
 from gateway.services.auth import Principal
 from gateway.services.billing import Hold, Settlement
 from gateway.services.catalog import CatalogModel, CatalogService
 from gateway.services.chat_request import ChatRequest
 from gateway.services.chat_usage import client_usage, usage_from
 from gateway.services.ids import new_id
-from gateway.services.money import ZERO, Nanos
-from gateway.services.pricing import TokenUsage, affordable_output, cost_of, max_cost
+from gateway.services.money import ZERO
+from gateway.services.plans import PlanBook
+from gateway.services.pricing import Price, TokenUsage, cost_of
+from gateway.services.ratelimit import RateLimiter, Ticket
 from gateway.services.streaming import relay_stream
 from gateway.services.upstream_errors import error_for_status
 from gateway.upstream.base import StreamBroken, Upstream, UpstreamReply
@@ -44,50 +48,9 @@ class ChatContext:
     upstream: Upstream
     simulator: Upstream
     instance_id: str
-
-
-async def start_call(
-    ctx: ChatContext, *, principal: Principal, request: ChatRequest, request_id: str
-) -> ChatCall:
-    model = await ctx.catalog.model(request.model)
-    prompt_bound = estimate.prompt_upper_bound(
-        body_bytes=len(request.raw), body=request.body, context_length=model.context_length
-    )
-    call = ChatCall(ctx, principal=principal, request=request, model=model, request_id=request_id)
-    call.prompt_bound = prompt_bound
-    if principal.is_test or model.price.is_free:
-        return call  # test keys are answered by the simulator; neither holds anything
-    if request.max_output is not None:
-        # The client's cap is honoured or refused, never lowered.
-        amount = max_cost(model.price, prompt_bound=prompt_bound, output_cap=request.max_output, n=request.n)
-        call.hold = await billing.reserve(
-            ctx.db,
-            user_id=principal.user_id,
-            key_id=principal.key_id,
-            instance_id=ctx.instance_id,
-            amount=amount,
-        )
-        return call
-
-    def amount_for(available: Nanos) -> Nanos:
-        affordable = affordable_output(
-            model.price, available=available, prompt_bound=prompt_bound, n=request.n
-        )
-        if affordable == 0:
-            return ZERO
-        cap = model.output_limit if affordable is None else min(affordable, model.output_limit)
-        if cap < model.output_limit or not model.output_limit_known:
-            call.injected_cap = cap
-        return max_cost(model.price, prompt_bound=prompt_bound, output_cap=cap, n=request.n)
-
-    call.hold = await billing.reserve(
-        ctx.db,
-        user_id=principal.user_id,
-        key_id=principal.key_id,
-        instance_id=ctx.instance_id,
-        amount=amount_for,
-    )
-    return call
+    plans: PlanBook
+    limiter: RateLimiter
+    auditor: Auditor
 
 
 class ChatCall:
@@ -98,9 +61,11 @@ class ChatCall:
         principal: Principal,
         request: ChatRequest,
         model: CatalogModel,
+        price: Price,
         request_id: str,
     ) -> None:
         self.ctx = ctx
+        self.price = price
         self.principal = principal
         self.request = request
         self.model = model
@@ -109,6 +74,7 @@ class ChatCall:
         self.prompt_bound = 0
         self.hold: Hold | None = None
         self.injected_cap: int | None = None
+        self.ticket: Ticket | None = None
         self.started = time.monotonic()
         self._ended = False
 
@@ -166,9 +132,7 @@ class ChatCall:
                 raise TypeError
         except (orjson.JSONDecodeError, TypeError):
             await self.fail("unreadable")
-            raise UpstreamError(
-                "the upstream provider sent an unreadable answer; nothing was charged"
-            ) from None
+            raise UpstreamError("the upstream provider sent an unreadable answer; nothing was charged") from None
         reported = usage_from(document.get("usage"))
         if reported is None:
             delivered = estimate.completion_tokens_of_choices(document.get("choices"), "message")
@@ -185,26 +149,33 @@ class ChatCall:
 
     # --- ending the call ------------------------------------------------------------------
 
+    @property
+    def rate_headers(self) -> dict[str, str]:
+        return self.ticket.headers if self.ticket else {}
+
     async def settle(self, usage: TokenUsage, *, outcome: str, source: str) -> Settlement:
-        cost = ZERO if self.principal.is_test else cost_of(self.model.price, usage)
+        cost = ZERO if self.principal.is_test else cost_of(self.price, usage)
         record = self._record(outcome, usage, source)
         self._ended = True
         if self.hold is None:
+            settlement = Settlement(ZERO, ZERO, Balance(0, 0))
             await asyncio.shield(billing.record_free(self.ctx.db, record=record))
-            return Settlement(ZERO, ZERO, Balance(0, 0))
-        return await asyncio.shield(billing.settle(self.ctx.db, hold=self.hold, cost=cost, record=record))
+        else:
+            settlement = await asyncio.shield(billing.settle(self.ctx.db, hold=self.hold, cost=cost, record=record))
+        await self._end_ticket(usage.prompt_tokens + usage.completion_tokens)
+        return settlement
+
+    async def _end_ticket(self, tokens: int | None) -> None:
+        if self.ticket is not None:
+            await asyncio.shield(self.ctx.limiter.finish(self.ticket, actual_tokens=tokens))
 
     async def settle_delivered(self, completion_tokens: int, *, outcome: str) -> Settlement:
         """Bill by the delivered-usage rule (see `estimate`) when the upstream reported none."""
-        prompt = estimate.estimated_prompt_tokens(
-            body_bytes=len(self.request.raw), upper_bound=self.prompt_bound
-        )
+        prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
         return await self.settle(TokenUsage(prompt, completion_tokens), outcome=outcome, source="estimated")
 
     def estimated_usage(self, completion_tokens: int) -> dict[str, Any]:
-        prompt = estimate.estimated_prompt_tokens(
-            body_bytes=len(self.request.raw), upper_bound=self.prompt_bound
-        )
+        prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion_tokens,
@@ -221,6 +192,7 @@ class ChatCall:
             await asyncio.shield(billing.record_free(self.ctx.db, record=record))
         else:
             await asyncio.shield(billing.cancel(self.ctx.db, hold=self.hold, record=record))
+        await self._end_ticket(0)  # forwarded, so it counts as a request, with no tokens
 
     @property
     def ended(self) -> bool:

@@ -48,3 +48,31 @@ def client_ip(peer: str | None, forwarded_for: str | None, proxies: Sequence[IpN
         if not _trusted(address, proxies):
             return client
     return client
+
+
+def parse_networks(entries: Sequence[str]) -> tuple[IpNetwork, ...]:
+    """Allowlist entries (addresses or CIDRs, v4 or v6) as networks; invalid ones are skipped
+    here because they were refused when the key was saved."""
+    networks = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            continue
+        if isinstance(network, ipaddress.IPv6Network) and (mapped := _mapped_v4(network)) is not None:
+            network = mapped
+        networks.append(network)
+    return tuple(networks)
+
+
+def _mapped_v4(network: ipaddress.IPv6Network) -> ipaddress.IPv4Network | None:
+    """`::ffff:10.0.0.0/104` is the IPv4 network 10.0.0.0/8 written in IPv6."""
+    address = network.network_address.ipv4_mapped
+    if address is None or network.prefixlen < 96:
+        return None
+    return ipaddress.IPv4Network(f"{address}/{network.prefixlen - 96}", strict=False)
+
+
+def allowed(address: str, networks: Sequence[IpNetwork]) -> bool:
+    parsed = parse_ip(address)
+    return parsed is not None and _trusted(parsed, networks)

@@ -29,9 +29,7 @@ def prompt_upper_bound(*, body_bytes: int, body: dict[str, Any], context_length:
     for message in body.get("messages") or ():
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
-            media_parts += sum(
-                1 for part in content if not (isinstance(part, dict) and part.get("type") == "text")
-            )
+            media_parts += sum(1 for part in content if not (isinstance(part, dict) and part.get("type") == "text"))
     bound = body_bytes + REPLY_PRIMING_TOKENS + media_parts * MEDIA_PART_TOKENS
     return min(bound, context_length) if context_length else bound
 

@@ -141,9 +141,7 @@ class _Relay:
         tokens = self.delivered_tokens()
         if tokens == 0:
             await self.call.fail(reason)
-            return _error_frame(
-                "the upstream provider ended the stream before any answer; nothing was charged"
-            )
+            return _error_frame("the upstream provider ended the stream before any answer; nothing was charged")
         settlement = await self.call.settle_delivered(tokens, outcome=reason)
         return _error_frame(
             "the upstream provider ended the stream early; charged "

@@ -19,9 +19,7 @@ from gateway.errors import RateLimited
 
 
 def _limiter(storage_uri: str, **options: Any) -> Limiter:
-    return Limiter(
-        key_func=lambda: "", storage_uri=storage_uri, strategy="moving-window", storage_options=options
-    )
+    return Limiter(key_func=lambda: "", storage_uri=storage_uri, strategy="moving-window", storage_options=options)
 
 
 class PublicThrottle:

@@ -51,9 +51,7 @@ def error_for_status(status: int, body: bytes, retry_after: str | None) -> Gatew
         return RequestTooLarge("the upstream provider refused this request as too large")
     if status == 429:
         seconds = _retry_after_seconds(retry_after)
-        return RateLimited(
-            f"the upstream provider is rate limiting; retry after {seconds}s", retry_after=seconds
-        )
+        return RateLimited(f"the upstream provider is rate limiting; retry after {seconds}s", retry_after=seconds)
     if status in (408, 504):
         return UpstreamTimeout()
     if status in (401, 402, 403):

@@ -128,9 +128,7 @@ def _text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            part.get("text", "")
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
+            part.get("text", "") for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
 
@@ -238,12 +236,7 @@ def _stream(
         return orjson.dumps({**chunk, "choices": choices, **extra})
 
     events = [
-        event(
-            [
-                {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                for i in range(n)
-            ]
-        )
+        event([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None} for i in range(n)])
     ]
     for position, word in enumerate(words):
         text = word if position == 0 else f" {word}"

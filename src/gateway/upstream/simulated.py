@@ -55,9 +55,7 @@ class SimulatedUpstream:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError("the simulator could not read the request") from exc
-        answer = engine.answer(
-            document, completion_id=f"chatcmpl-sim{next(self._ids)}", created=int(time.time())
-        )
+        answer = engine.answer(document, completion_id=f"chatcmpl-sim{next(self._ids)}", created=int(time.time()))
         if answer.hang:
             await asyncio.sleep(self._timeout)
             raise UpstreamTimeout()
