@@ -135,3 +135,64 @@ async def test_health_names_the_backend(backend: Backend, gateways: Gateways) ->
         assert health["status"] == "ok"
         assert health["database"] == ("sqlite" if backend.name == "sqlite" else "postgres")
         assert health["redis"] == ("ok" if backend.shared else "not configured")
+
+
+async def new_key(gateway: Gateway, owner: str, **fields: Any) -> dict[str, Any]:
+    response = await gateway.client.post("/user/api-keys", json={"key_name": "k", **fields}, headers=bearer(owner))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def test_a_keys_spend_limit_and_request_cap_hold_under_concurrency(gateways: Gateways) -> None:
+    async with gateways() as gateway:
+        account = await gateway.customer("10")
+        limited = await new_key(gateway, account["api_key"], spend_limit="0.0004")
+        capped = await new_key(gateway, account["api_key"], max_requests=7)
+        spend = await statuses(gateway, limited["api_key"], 40, BODY)
+        cap = await statuses(gateway, capped["api_key"], 40, BODY)
+        assert set(spend) <= {200, 402} and 0 < spend.count(200) < 40
+        assert cap.count(200) == 7 and cap.count(429) == 33
+        usage = json_decimal(await gateway.client.get("/user/api-keys/usage", headers=bearer(account["api_key"])))
+        by_id = {k["id"]: k for k in usage["data"]}
+        assert by_id[limited["id"]]["credits_spent"] <= Decimal("0.0004")
+        assert by_id[capped["id"]]["requests"] == 7
+        balance = await gateway.balance(account["api_key"])
+        assert balance["reserved"] == 0
+        assert await gateway.ledger_total(account["user_id"]) == balance["credits"] * 10**9
+
+
+async def test_rate_windows_hold_across_gateways(gateways: Gateways) -> None:
+    async with gateways() as a, gateways() as b:
+        account = await a.customer("1")
+        limits = {"user_id": account["user_id"], "rate_limits": {"requests_per_minute": 17}}
+        assert (await a.client.post("/admin/limit", json=limits, headers=ADMIN)).status_code == 200
+        results = await asyncio.gather(
+            statuses(a, account["api_key"], 30, BODY), statuses(b, account["api_key"], 30, BODY)
+        )
+        served = (results[0] + results[1]).count(200)
+        # Shared (Redis) windows count both gateways together; without Redis each process
+        # counts its own requests, which is what the embedded (one process) default promises.
+        assert served == 17 if backend_shares(a) else served == 34
+
+
+def backend_shares(gateway: Gateway) -> bool:
+    return gateway.settings.redis_url is not None
+
+
+@pytest.mark.shared
+async def test_a_key_update_reaches_the_other_gateway_within_a_second(gateways: Gateways) -> None:
+    async with gateways() as a, gateways() as b:
+        account = await a.customer("1")
+        key = await new_key(a, account["api_key"])
+        assert (await b.chat(key["api_key"], model="sim/gpt-large")).status_code == 200  # cached in b
+        started = time.monotonic()
+        changed = await a.client.put(
+            f"/user/api-keys/{key['id']}",
+            json={"action": "update", "allowed_models": ["sim/gpt-small"]},
+            headers=bearer(account["api_key"]),
+        )
+        assert changed.status_code == 200
+        while (await b.chat(key["api_key"], model="sim/gpt-large")).status_code != 403:
+            assert time.monotonic() - started < 1.0
+            await asyncio.sleep(0.01)

@@ -81,6 +81,28 @@ def test_no_overdraft_with_traffic_split_across_two_processes(cluster: Cluster) 
     assert total == credits + reserved
 
 
+def test_rate_windows_hold_across_two_processes(cluster: Cluster) -> None:
+    cluster.upstream(token_delay_ms=0)
+    a, b = cluster.start(2)
+    account = cluster.customer(a, "1", "windows@example.com")
+    limits = {"user_id": account["user_id"], "rate_limits": {"requests_per_minute": 23}}
+    assert httpx.post(f"{a.url}/admin/limit", json=limits, headers=ADMIN).status_code == 200
+
+    async def fire() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one(process: Process) -> int:
+                response = await client.post(
+                    f"{process.url}/v1/chat/completions", json=HELLO, headers=bearer(account["api_key"])
+                )
+                return response.status_code
+
+            return list(await asyncio.gather(*(one(a if n % 2 else b) for n in range(60))))
+
+    statuses = asyncio.run(fire())
+    assert statuses.count(200) == 23 and statuses.count(429) == 37
+
+
 def test_a_key_revoked_through_one_process_is_refused_by_the_other_within_a_second(cluster: Cluster) -> None:
     a, b = cluster.start(2)
     account = cluster.customer(a, "1", "revoke@example.com")

@@ -1,9 +1,9 @@
 """Sliding-window counters: several windows checked and counted in one atomic step.
 
-A window of W seconds is 100 buckets of W/100 seconds. A check at time t counts every
-bucket that overlaps (t - W, t]; the oldest of them may hold events up to W/100 seconds
+A window of W seconds is counted in buckets of W/100 seconds. A check at time t counts every
+bucket that overlaps (t - W, t] (101 of them); the oldest may hold events up to W/100 seconds
 older than the window, so the count is never below the exact one (no burst at a boundary)
-and never refuses for more than 1% of W longer than an exact sliding log would.
+and a refusal never rests on events more than 1% of W older than an exact sliding log's.
 All windows of a request pass, and are then counted, or none is: a refused request counts
 against nothing. In-process (`MemoryWindows`) and in Redis (`RedisWindows`, one Lua script,
 one round trip) the arithmetic is the same; the conformance suite runs both.
@@ -71,10 +71,10 @@ class _Counter:
     buckets: dict[int, int] = field(default_factory=dict)
 
     def expire(self, current: int) -> None:
-        horizon = current - BUCKETS + 1
+        horizon = current - BUCKETS  # the oldest bucket that still overlaps the window
         if self.oldest >= horizon:
             return
-        if horizon - self.oldest > BUCKETS:
+        if horizon - self.oldest > BUCKETS + 1:
             self.buckets.clear()
             self.total = 0
         else:
@@ -86,7 +86,7 @@ class _Counter:
         if self.total <= 0:
             return 0.0
         first = min(self.buckets) if self.buckets else self.oldest
-        return max(0.0, (first + BUCKETS) * width - now)
+        return max(0.0, (first + BUCKETS + 1) * width - now)
 
     def retry_after(self, window: Window, now: float) -> float:
         """When enough buckets will have left the window for `window.amount` to fit."""
@@ -96,7 +96,7 @@ class _Counter:
         for index in sorted(self.buckets):
             freed += self.buckets[index]
             if self.total - freed + window.amount <= window.limit:
-                return max(0.0, (index + BUCKETS) * window.width - now)
+                return max(0.0, (index + BUCKETS + 1) * window.width - now)
         return window.seconds
 
 

@@ -17,9 +17,9 @@ _EXPIRE_AND_READ = """
 local function window(key, current)
   local oldest = tonumber(redis.call('HGET', key, 'o') or current)
   local total = tonumber(redis.call('HGET', key, 't') or '0')
-  local horizon = current - BUCKETS + 1
+  local horizon = current - BUCKETS
   if oldest < horizon then
-    if horizon - oldest > BUCKETS then
+    if horizon - oldest > BUCKETS + 1 then
       redis.call('DEL', key)
       total = 0
     else
@@ -87,7 +87,7 @@ for i = 1, n do
     redis.call('HINCRBY', key, tostring(currents[i]), amount)
     totals[i] = redis.call('HINCRBY', key, 't', amount)
     redis.call('HSETNX', key, 'o', oldests[i])
-    redis.call('PEXPIRE', key, math.ceil(widths[i] * (BUCKETS + 1)))
+    redis.call('PEXPIRE', key, math.ceil(widths[i] * (BUCKETS + 2)))
   end
   local retry = -1
   if failed == i - 1 then
@@ -145,7 +145,7 @@ def _script(body: str) -> str:
 
 
 def _reset(total: int, first: int, width: float, now: float) -> float:
-    return max(0.0, (first + BUCKETS) * width - now) if total > 0 else 0.0
+    return max(0.0, (first + BUCKETS + 1) * width - now) if total > 0 else 0.0
 
 
 class RedisWindows:
@@ -178,7 +178,7 @@ class RedisWindows:
             retry_after = 0.0
             if index == failed:
                 fits = window.amount <= window.limit and retry >= 0
-                retry_after = max(0.0, (retry + BUCKETS) * window.width - now) if fits else math.inf
+                retry_after = max(0.0, (retry + BUCKETS + 1) * window.width - now) if fits else math.inf
             usage.append(Usage(total, _reset(total, first, window.width, now), retry_after))
             buckets.append(current)
         return Admission(failed < 0, None if failed < 0 else failed, usage, buckets)

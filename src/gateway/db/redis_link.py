@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger("gateway.redis")
 T = TypeVar("T")
 TIMEOUT_SECONDS = 0.25
+POOL_SIZE = 64
+POOL_WAIT_SECONDS = 2.0
 FAILURES = (RedisError, OSError, TimeoutError)
 
 
@@ -25,9 +27,15 @@ class RedisLink:
     def __init__(self, url: str, *, prefix: str) -> None:
         self.url = url
         self.prefix = prefix
-        self.client = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+        # Requests wait for a free connection (briefly) rather than fail when many are in flight.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
         )
+        self.client = aioredis.Redis(connection_pool=pool)
         self.healthy = True
         self.last_error: str | None = None
         self._recovered: list[Callable[[], Awaitable[None]]] = []
@@ -66,7 +74,7 @@ class RedisLink:
         if self._monitor is not None:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
-        await self.client.aclose()
+        await self.client.aclose(close_connection_pool=True)
 
     async def _watch(self) -> None:
         while True:

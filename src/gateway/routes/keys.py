@@ -36,17 +36,18 @@ class KeySettings(Body):
     allowed_models: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
     rate_limits: dict[str, Limit | None] | None = None
 
-    def changes(self, **extra: Any) -> KeyChanges:
+    def changes(self) -> KeyChanges:
         """Only the fields the client sent: an omitted field keeps its value, null clears it."""
         given: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
-        if "spend_limit" in given and given["spend_limit"] is not None:
+        if given.get("spend_limit") is not None:
             if given["spend_limit"] < 0:
                 raise InvalidRequest("'spend_limit' must not be negative", param="spend_limit")
             given["spend_limit"] = parse_credits(given["spend_limit"])
-        given.pop("key_name", None)
+        if "key_name" in given:
+            given["name"] = given.pop("key_name")
         given.pop("action", None)
         given.pop("environment_tag", None)
-        return KeyChanges(**given, **extra)
+        return KeyChanges(**given)
 
 
 class NewKeyIn(KeySettings):
@@ -139,13 +140,8 @@ async def audit_logs(
 @router.put("/{key_id}")
 async def change_key(key_id: KeyId, payload: KeyUpdateIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
     if payload.action == "update":
-        extra: dict[str, Any] = {}
-        if "key_name" in payload.model_fields_set:
-            extra["name"] = payload.key_name
-        if "active" in payload.model_fields_set:
-            extra["active"] = payload.active
         key = await api_keys.update(
-            runtime.db, user_id=principal.user_id, key_id=key_id, changes=payload.changes(**extra),
+            runtime.db, user_id=principal.user_id, key_id=key_id, changes=payload.changes(),
             auth=runtime.auth, auditor=runtime.auditor,
         )  # fmt: skip
         return ok(key_view(key))
