@@ -3,6 +3,8 @@
 
 Used by the benchmark scripts: `KEY=$(python scripts/bench_seed.py --database-url sqlite:///x.db)`.
 SECRET_KEY must be the one the gateway will run with (keys are stored as keyed hashes).
+The customer is on a "bench" plan whose every limit is set (so every window is checked and
+counted on each request) but too high to refuse anything during a run.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ import argparse
 import asyncio
 import os
 import secrets
+import time
 
+from gateway.db import users
 from gateway.db.database import open_database
+from gateway.db.plans import LIMIT_FIELDS, PlanRow
+from gateway.errors import NotFound
 from gateway.services import accounts, credits
 from gateway.services.keys import hashing_key
 from gateway.services.money import Nanos, parse_credits
+from gateway.services.plans import PlanBook
 
 
 async def seed(database_url: str, amount: str, secret_key: str) -> str:
@@ -38,9 +45,38 @@ async def seed(database_url: str, amount: str, secret_key: str) -> str:
             reference=f"bench:{created.user.id}",
             description="benchmark credits",
         )
+        book = PlanBook(db)
+        if await _missing(book):
+            await book.create(BENCH_PLAN)
+        async with db.transaction() as tx:
+            await users.set_plan(tx, user_id=created.user.id, plan_id="bench", started_at=time.time(), expires_at=None)
         return created.api_key
     finally:
         await db.close()
+
+
+HIGH = 10**12
+BENCH_PLAN = PlanRow(
+    id="bench",
+    name="Benchmark (every limit on, none reached)",
+    price_per_month=0,
+    stripe_price_id=None,
+    included_credits=0,
+    limits=dict.fromkeys(LIMIT_FIELDS, HIGH),
+    max_tokens_per_request=None,
+    allowed_models=("*",),
+    max_api_keys=None,
+    max_concurrent_requests=100_000,
+    features={"streaming": True},
+)
+
+
+async def _missing(book: PlanBook) -> bool:
+    try:
+        await book.find("bench")
+    except NotFound:
+        return True
+    return False
 
 
 def main() -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, InternalError, MethodNotAllowed, RequestTooLarge
+from gateway.services.ids import random_hex
 
 log = logging.getLogger("gateway.http")
 
@@ -36,7 +36,7 @@ def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
             return str(value.decode())
-    return f"req_{secrets.token_hex(12)}"
+    return f"req_{random_hex(24)}"
 
 
 async def send_error(send: Send, error: GatewayError) -> None:

@@ -200,9 +200,10 @@ async def update(tx: Tx, *, key_id: str, name: str, active: bool, policy: KeyPol
     assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(_POLICY_COLUMNS, start=4))
     await tx.execute(
         f"UPDATE api_keys SET name = $2, active = $3, {assignments}, "
-        "spent = (SELECT COALESCE(SUM(cost), 0) FROM usage_records WHERE key_id = $1), "
-        "request_count = (SELECT COUNT(*) FROM usage_records WHERE key_id = $1) "
-        "WHERE id = $1",
+        "spent = (SELECT COALESCE(SUM(cost), 0) FROM usage_records u WHERE u.user_id = api_keys.user_id "
+        "AND u.key_id = $1), "
+        "request_count = (SELECT COUNT(*) FROM usage_records u WHERE u.user_id = api_keys.user_id "
+        "AND u.key_id = $1) WHERE id = $1",
         key_id,
         name,
         active,

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 BUCKETS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):  # a tuple: built for every window of every request
     key: str
     seconds: int
     limit: int
     amount: int
+    tokens: bool = False  # counts tokens (else requests)
 
     @property
     def width(self) -> float:
@@ -40,8 +40,7 @@ class Slot:
     ttl: float
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     used: int  # counted in the window, this request included if it was admitted
     reset: float  # seconds until the oldest counted bucket leaves the window
     retry_after: float = 0.0  # for a refused window: seconds until this request would fit
@@ -85,7 +84,8 @@ class _Counter:
     def reset(self, width: float, now: float) -> float:
         if self.total <= 0:
             return 0.0
-        first = min(self.buckets) if self.buckets else self.oldest
+        # Buckets are added in time order and removed oldest first: the first key is the oldest.
+        first = next(iter(self.buckets), self.oldest)
         return max(0.0, (first + BUCKETS + 1) * width - now)
 
     def retry_after(self, window: Window, now: float) -> float:
@@ -127,25 +127,28 @@ class MemoryWindows:
         self._admits += 1
         if self._admits % 4096 == 0:
             self._prune(now)
-        counters = [self._counter(w, now) for w in windows]
-        failed = next(
-            (i for i, (w, (c, _)) in enumerate(zip(windows, counters, strict=True)) if c.total + w.amount > w.limit),
-            None,
-        )
-        members = self._live_members(slot, now) if slot else None
-        if failed is None and slot is not None and members is not None and len(members) >= slot.limit:
+        counters, buckets, failed = [], [], None
+        for index, window in enumerate(windows):
+            counter, current = self._counter(window, now)
+            counters.append(counter)
+            buckets.append(current)
+            if failed is None and counter.total + window.amount > window.limit:
+                failed = index
+        members = self._live_members(slot, now) if slot is not None else None
+        if failed is None and members is not None and slot is not None and len(members) >= slot.limit:
             failed = len(windows)
-        if failed is None:
-            for window, (counter, current) in zip(windows, counters, strict=True):
+        usage = []
+        for index, window in enumerate(windows):
+            counter = counters[index]
+            if failed is None:
+                current = buckets[index]
                 counter.buckets[current] = counter.buckets.get(current, 0) + window.amount
                 counter.total += window.amount
-            if slot is not None and members is not None:
-                members[slot.member] = now + slot.ttl
-        usage = []
-        for index, (window, (counter, _)) in enumerate(zip(windows, counters, strict=True)):
             retry = counter.retry_after(window, now) if index == failed else 0.0
             usage.append(Usage(counter.total, counter.reset(window.width, now), retry))
-        return Admission(failed is None, failed, usage, [current for _, current in counters])
+        if failed is None and members is not None and slot is not None:
+            members[slot.member] = now + slot.ttl
+        return Admission(failed is None, failed, usage, buckets)
 
     def _live_members(self, slot: Slot, now: float) -> dict[str, float]:
         members = self._slots.setdefault(slot.key, {})

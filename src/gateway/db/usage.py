@@ -79,8 +79,12 @@ def _totals(row: Row) -> Totals:
     )
 
 
-async def spent_by_key(tx: Tx, key_id: str) -> int:
-    return int(await tx.fetchval("SELECT COALESCE(SUM(cost), 0) FROM usage_records WHERE key_id = $1", key_id))
+async def spent_by_key(tx: Tx, *, user_id: str, key_id: str) -> int:
+    return int(
+        await tx.fetchval(
+            "SELECT COALESCE(SUM(cost), 0) FROM usage_records WHERE user_id = $1 AND key_id = $2", user_id, key_id
+        )
+    )
 
 
 async def totals(tx: Tx, *, user_id: str | None = None, since: float | None = None) -> Totals:

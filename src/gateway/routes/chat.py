@@ -22,6 +22,7 @@ from gateway.services.chat import ChatCall
 from gateway.services.chat_request import parse_chat_request
 from gateway.services.client_ip import client_ip
 
+NO_CALLER = Caller(ip="")
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -29,7 +30,10 @@ _SSE_HEADERS = [
 ]
 
 
-def _caller(scope: Scope, runtime: Runtime) -> Caller:
+def _caller(scope: Scope, runtime: Runtime, principal: Principal) -> Caller:
+    """Where the request comes from; only keys with allowlists need to know."""
+    if not principal.ip_networks and not principal.policy.domain_referrers:
+        return NO_CALLER
     peer = scope["client"][0] if scope.get("client") else None
     forwarded = header(scope, b"x-forwarded-for")
     return Caller(
@@ -71,7 +75,7 @@ class ChatEndpoint:
                 principal=principal,
                 request=request,
                 request_id=scope[REQUEST_ID],
-                caller=_caller(scope, runtime),
+                caller=_caller(scope, runtime, principal),
             )
             reply = await call.send()
             streaming = request.stream and reply.content_type.startswith("text/event-stream")

@@ -126,7 +126,10 @@ async def update(
         policy = policy_from(changes, key.policy, now=time.time())
         name = key.name if changes.name is UNSET else changes.name
         active = key.active if changes.active is UNSET else bool(changes.active)
-        if policy.spend_limit is not None and policy.spend_limit < await usage.spent_by_key(tx, key_id) + key.held:
+        if (
+            policy.spend_limit is not None
+            and policy.spend_limit < await usage.spent_by_key(tx, user_id=user_id, key_id=key_id) + key.held
+        ):
             raise InvalidRequest("spend_limit is below what this key already spent and holds", param="spend_limit")
         await api_keys.update(tx, key_id=key_id, name=name, active=active, policy=policy)
         key_hash = await api_keys.hash_of(tx, user_id=user_id, key_id=key_id)

@@ -101,7 +101,15 @@ async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> 
     Should the cost exceed what can be paid (it never should), the balance (and the key's
     spend limit) pay what they can and the rest is recorded on the usage row as written off.
     """
-    row = replace(record, id=hold.id, user_id=hold.user_id, key_id=hold.key_id, cost=cost, written_off=0)
+    row = record
+    if (record.id, record.user_id, record.key_id, record.cost, record.written_off) != (
+        hold.id,
+        hold.user_id,
+        hold.key_id,
+        cost,
+        0,
+    ):  # callers usually build the record for the hold already; copying it costs
+        row = replace(record, id=hold.id, user_id=hold.user_id, key_id=hold.key_id, cost=cost, written_off=0)
     after = await holds.settle_in_full(db, row=row, reference=f"usage:{hold.id}", key_limited=hold.key_limited)
     if after is not None:
         return Settlement(cost, ZERO, after)

@@ -155,7 +155,7 @@ class ChatCall:
 
     async def settle(self, usage: TokenUsage, *, outcome: str, source: str) -> Settlement:
         cost = ZERO if self.principal.is_test else cost_of(self.price, usage)
-        record = self._record(outcome, usage, source)
+        record = self._record(outcome, usage, source, cost=cost)
         self._ended = True
         if self.hold is None:
             settlement = Settlement(ZERO, ZERO, Balance(0, 0))
@@ -166,8 +166,10 @@ class ChatCall:
         return settlement
 
     async def _end_ticket(self, tokens: int | None) -> None:
+        # Not shielded: cancelled only at shutdown, when a token estimate left counted (or a
+        # concurrency slot, which expires) costs the customer nothing.
         if self.ticket is not None:
-            await asyncio.shield(self.ctx.limiter.finish(self.ticket, actual_tokens=tokens))
+            await self.ctx.limiter.finish(self.ticket, actual_tokens=tokens)
 
     async def settle_delivered(self, completion_tokens: int, *, outcome: str) -> Settlement:
         """Bill by the delivered-usage rule (see `estimate`) when the upstream reported none."""
@@ -198,7 +200,7 @@ class ChatCall:
     def ended(self) -> bool:
         return self._ended
 
-    def _record(self, outcome: str, usage: TokenUsage, source: str) -> UsageRow:
+    def _record(self, outcome: str, usage: TokenUsage, source: str, *, cost: int = 0) -> UsageRow:
         principal = self.principal
         return UsageRow(
             id=self.hold.id if self.hold else self.call_id,
@@ -213,7 +215,7 @@ class ChatCall:
             completion_tokens=usage.completion_tokens,
             usage_source=source,
             reserved=self.hold.amount if self.hold else 0,
-            cost=0,
+            cost=cost,
             written_off=0,
             duration_ms=int((time.monotonic() - self.started) * 1000),
             created_at=time.time(),

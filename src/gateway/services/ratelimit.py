@@ -60,26 +60,43 @@ class Ticket:
     done: bool = False
 
 
-def _windows(owner: str, limits: dict[str, int | None], tokens: int) -> list[Window]:
+Spec = tuple[str, int, int, bool]  # counter key, seconds, limit, counts tokens
+
+
+def _specs(owner: str, limits: dict[str, int | None]) -> list[Spec]:
     found = []
-    for dimension, amount in (("requests", 1), ("tokens", tokens)):
+    for dimension in ("requests", "tokens"):
         for period, seconds in PERIODS:
             limit = limits.get(f"{dimension}_per_{period}")
             if limit is not None:
-                found.append(Window(f"{owner}:{dimension[0]}:{seconds}", seconds, limit, amount))
+                found.append((f"{owner}:{dimension[0]}:{seconds}", seconds, limit, dimension == "tokens"))
     return found
 
 
+def is_tokens(window: Window) -> bool:
+    return window.tokens
+
+
+_NAMES = {
+    False: ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    True: ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+}
+
+
 def _headers(windows: list[Window], usage: list[Usage]) -> dict[str, str]:
+    """The tightest window (least remaining) of each dimension; a dimension without limits is left out."""
+    best: dict[bool, tuple[int, Window, Usage]] = {}
+    for window, used in zip(windows, usage, strict=True):
+        remaining = window.limit - used.used
+        current = best.get(window.tokens)
+        if current is None or remaining < current[0]:
+            best[window.tokens] = (remaining, window, used)
     headers: dict[str, str] = {}
-    for dimension, letter in (("requests", "r"), ("tokens", "t")):
-        pairs = [(w, u) for w, u in zip(windows, usage, strict=True) if w.key.split(":")[-2] == letter]
-        if not pairs:
-            continue  # no limit at all in this dimension: left out
-        window, used = min(pairs, key=lambda pair: (pair[0].limit - pair[1].used, -pair[1].reset))
-        headers[f"x-ratelimit-limit-{dimension}"] = str(window.limit)
-        headers[f"x-ratelimit-remaining-{dimension}"] = str(max(0, window.limit - used.used))
-        headers[f"x-ratelimit-reset-{dimension}"] = duration(used.reset)
+    for tokens, (remaining, window, used) in best.items():
+        limit_name, remaining_name, reset_name = _NAMES[tokens]
+        headers[limit_name] = str(window.limit)
+        headers[remaining_name] = str(remaining if remaining > 0 else 0)
+        headers[reset_name] = duration(used.reset)
     return headers
 
 
@@ -87,12 +104,21 @@ class RateLimiter:
     def __init__(self, store: WindowStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        # Which windows apply, worked out once per (cached principal, plan) pair.
+        self._specs: dict[str, tuple[Principal, PlanRow, list[Spec]]] = {}
 
     def windows(self, principal: Principal, plan: PlanRow, tokens: int) -> list[Window]:
-        user_limits = effective_limits(plan, principal.limit_overrides)
-        return _windows(f"u:{principal.user_id}", user_limits, tokens) + _windows(
-            f"k:{principal.key_id}", principal.policy.rate_limits, tokens
-        )
+        cached = self._specs.get(principal.key_id)
+        if cached is None or cached[0] is not principal or cached[1] is not plan:
+            specs = _specs(f"u:{principal.user_id}", effective_limits(plan, principal.limit_overrides))
+            specs += _specs(f"k:{principal.key_id}", principal.policy.rate_limits)
+            if len(self._specs) > 50_000:
+                self._specs.clear()
+            cached = self._specs[principal.key_id] = (principal, plan, specs)
+        return [
+            Window(key, seconds, limit, tokens if by_tokens else 1, by_tokens)
+            for key, seconds, limit, by_tokens in cached[2]
+        ]
 
     async def admit(self, principal: Principal, plan: PlanRow, *, tokens: int, request_id: str) -> Ticket:
         windows = self.windows(principal, plan, tokens)
@@ -114,7 +140,7 @@ class RateLimiter:
         ticket.done = True
         corrections = []
         for window, bucket in zip(ticket.windows, ticket.buckets, strict=True):
-            tokens = window.key.split(":")[-2] == "t"
+            tokens = is_tokens(window)
             if actual_tokens is None:
                 corrections.append((window, bucket, -window.amount))
             elif tokens and actual_tokens != ticket.estimate:
@@ -138,7 +164,7 @@ def _refusal(windows: list[Window], admission: Admission, headers: dict[str, str
         window, used = windows[index], admission.usage[index]
         scope = "this key's" if window.key.startswith("k:") else "your"
         period = dict((s, p) for p, s in PERIODS)[window.seconds]
-        if window.key.split(":")[-2] == "t":
+        if is_tokens(window):
             if math.isinf(used.retry_after):
                 error = TokenLimitExceeded(
                     f"this request may use up to {window.amount} tokens, more than {scope} limit of "

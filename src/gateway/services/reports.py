@@ -14,7 +14,7 @@ from gateway.db.plans import PlanRow
 from gateway.db.usage import Totals, UsageRow
 from gateway.services import plans
 from gateway.services.auth import Principal
-from gateway.services.ratelimit import RateLimiter, duration
+from gateway.services.ratelimit import RateLimiter, duration, is_tokens
 
 DAY = 86_400
 
@@ -23,10 +23,10 @@ async def windows(limiter: RateLimiter, principal: Principal, plan: PlanRow) -> 
     """Every limit that applies to this key's requests, with what is used and when it resets."""
     shown = []
     for window, used in await limiter.usage(principal, plan):
-        scope, dimension = ("key" if window.key.startswith("k:") else "user"), window.key.split(":")[-2]
+        scope = "key" if window.key.startswith("k:") else "user"
         shown.append({
             "scope": scope,
-            "dimension": "requests" if dimension == "r" else "tokens",
+            "dimension": "tokens" if is_tokens(window) else "requests",
             "window_seconds": window.seconds,
             "limit": window.limit,
             "used": used.used,

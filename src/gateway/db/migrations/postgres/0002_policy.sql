@@ -27,8 +27,6 @@ ALTER TABLE api_keys ADD CONSTRAINT key_request_cap
 
 ALTER TABLE reservations ADD COLUMN key_held BOOLEAN NOT NULL DEFAULT FALSE;
 
-CREATE INDEX usage_by_key ON usage_records (key_id, created_at);
-
 -- Append-only and hash-chained per user: each entry's MAC covers the previous entry's.
 CREATE TABLE audit_log (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -18,8 +18,6 @@ ALTER TABLE api_keys ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '{}';
 
 ALTER TABLE reservations ADD COLUMN key_held INTEGER NOT NULL DEFAULT 0;
 
-CREATE INDEX usage_by_key ON usage_records (key_id, created_at);
-
 -- Append-only and hash-chained per user: each entry's MAC covers the previous entry's.
 CREATE TABLE audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
