@@ -5,7 +5,8 @@ costs two round trips to the database, and the customer's balance row is locked 
 statement and its commit. Their guards are the tables' CHECK constraints (credits >= 0, a
 key's spent + held within its spend limit, its request count within its cap): a write that
 would break one aborts the whole statement. SQLite runs the same steps as separate guarded
-statements in one transaction. The conformance suite holds both to the same behaviour.
+statements, group-committed with the other requests of the moment (see `group_commit`).
+The conformance suite holds both to the same behaviour.
 
 A hold on a key with a spend limit or request cap (`key_limited`) is also counted on the
 key's row (`held`, `request_count`); its settlement moves the charge to the key's `spent`.
@@ -14,13 +15,18 @@ key's row (`held`, `request_count`); its settlement moves the charge to the key'
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import asyncpg
 
 from gateway.db import ledger, reservations, usage
 from gateway.db.database import Database, Tx
 from gateway.db.ledger import Balance
+from gateway.db.sqlite import SqliteDatabase
 from gateway.db.usage import UsageRow
+
+T = TypeVar("T")
 
 
 class Placed(enum.Enum):
@@ -112,19 +118,22 @@ async def place(
         except asyncpg.CheckViolationError as refused:
             return _CONSTRAINTS.get(refused.constraint_name or "", Placed.NO_CREDITS)
         return Placed.OK
+
+    async def work(tx: Tx) -> Placed:
+        if not await ledger.hold(tx, user_id=user_id, amount=amount):
+            raise _Refused(Placed.NO_CREDITS)
+        if key_limited and key_id is not None:
+            await _hold_on_key(tx, key_id=key_id, amount=amount)
+        await reservations.insert(
+            tx, reservation_id=reservation_id, user_id=user_id, key_id=key_id, amount=amount,
+            instance_id=instance_id, now=now, key_held=key_limited,
+        )  # fmt: skip
+        return Placed.OK
+
     try:
-        async with db.transaction() as tx:
-            if not await ledger.hold(tx, user_id=user_id, amount=amount):
-                raise _Refused(Placed.NO_CREDITS)
-            if key_limited and key_id is not None:
-                await _hold_on_key(tx, key_id=key_id, amount=amount)
-            await reservations.insert(
-                tx, reservation_id=reservation_id, user_id=user_id, key_id=key_id, amount=amount,
-                instance_id=instance_id, now=now, key_held=key_limited,
-            )  # fmt: skip
+        return await _grouped(db, work)
     except _Refused as refused:
         return refused.reason
-    return Placed.OK
 
 
 async def _hold_on_key(tx: Tx, *, key_id: str, amount: int) -> None:
@@ -159,23 +168,34 @@ async def settle_in_full(db: Database, *, row: UsageRow, reference: str, key_lim
         except asyncpg.CheckViolationError:
             return None
         return None if found is None else Balance(found["credits"], found["reserved"])
+
+    async def work(tx: Tx) -> Balance:
+        held, key_held = await reservations.take(tx, row.id) or (0, False)
+        after = await ledger.release(tx, user_id=row.user_id, held=held, charge=row.cost)
+        if after is None:
+            raise _Refused(Placed.NO_CREDITS)
+        if key_limited and row.key_id is not None:
+            await _settle_on_key(tx, key_id=row.key_id, held=held if key_held else 0, charge=row.cost)
+        if row.cost:
+            await ledger.append(
+                tx, user_id=row.user_id, kind="usage", amount=-row.cost, reference=reference,
+                after=after, now=row.created_at, key_id=row.key_id, description=row.model,
+            )  # fmt: skip
+        await usage.insert(tx, row)
+        return after
+
     try:
-        async with db.transaction() as tx:
-            held, key_held = await reservations.take(tx, row.id) or (0, False)
-            after = await ledger.release(tx, user_id=row.user_id, held=held, charge=row.cost)
-            if after is None:
-                raise _Refused(Placed.NO_CREDITS)
-            if key_limited and row.key_id is not None:
-                await _settle_on_key(tx, key_id=row.key_id, held=held if key_held else 0, charge=row.cost)
-            if row.cost:
-                await ledger.append(
-                    tx, user_id=row.user_id, kind="usage", amount=-row.cost, reference=reference,
-                    after=after, now=row.created_at, key_id=row.key_id, description=row.model,
-                )  # fmt: skip
-            await usage.insert(tx, row)
+        return await _grouped(db, work)
     except _Refused:
         return None  # rolled back: the hold is still there
-    return after
+
+
+async def _grouped(db: Database, work: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+    """SQLite commits the hot path in groups (see `group_commit`); elsewhere, one transaction."""
+    if isinstance(db, SqliteDatabase):
+        return await db.grouped(work)
+    async with db.transaction() as tx:
+        return await work(tx)
 
 
 async def _settle_on_key(tx: Tx, *, key_id: str, held: int, charge: int) -> None:

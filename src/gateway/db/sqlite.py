@@ -14,15 +14,17 @@ import asyncio
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.db.database import Dialect
+from gateway.db.group_commit import GroupCommit
 from gateway.db.migrations import migrations_for
 
 _PARAM = re.compile(r"\$(\d+)")
+T = TypeVar("T")
 
 
 def _to_sqlite(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
@@ -62,6 +64,13 @@ class SqliteDatabase:
         # Transactions never await anything but their own statements, so this lock is
         # uncontended; it guards against a future service awaiting inside a transaction.
         self._lock = asyncio.Lock()
+        self._group = GroupCommit(conn, self._tx, self._lock)
+
+    async def grouped(self, work: Callable[[SqliteTx], Coroutine[Any, Any, T]]) -> T:
+        """Run `work` (statements only, no other waits) in a transaction shared with the
+        other grouped work of this moment; returns once that transaction is committed."""
+        result: T = await self._group.submit(work)
+        return result
 
     @classmethod
     def open(cls, path: str) -> SqliteDatabase:
@@ -73,9 +82,6 @@ class SqliteDatabase:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        # Checkpoint (and fsync) less often: a hot page modified by many transactions is then
-        # written back once per checkpoint rather than once per 1,000 WAL pages.
-        conn.execute("PRAGMA wal_autocheckpoint=10000")
         return cls(conn)
 
     @asynccontextmanager
