@@ -128,3 +128,18 @@ async def test_assign_plan_validation(gateway: Gateway) -> None:
         ({"user_id": account["user_id"], "plan_id": "pro", "duration_months": 0}, 400),
     ]:
         assert (await gateway.client.post("/admin/assign-plan", json=body, headers=ADMIN)).status_code == status
+
+
+async def test_a_fixed_model_price_beats_the_plans_markup(gateway_factory: Any, tmp_path: Any) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(
+        '{"data": [{"id": "sim/gpt-small", "gateway_pricing": {"prompt": "0.000001", "completion": "0.000001"}}]}'
+    )
+    async with gateway_factory(price_file=str(prices), credit_markup="3") as gateway:
+        await new_plan(gateway, markup="2")
+        account = await gateway.customer("1", plan="starter")
+        fixed = json_decimal(await gateway.chat(account["api_key"]))
+        assert fixed["usage"]["cost"] == Decimal("0.000029")  # 29 tokens × 0.000001, no markup
+        other = json_decimal(await gateway.chat(account["api_key"], model="sim/gpt-large"))
+        # 9 × 0.0000025 + 20 × 0.00001 = 0.0002225, times the plan's markup (not CREDIT_MARKUP)
+        assert other["usage"]["cost"] == Decimal("0.0002225") * 2

@@ -25,6 +25,21 @@ HELLO = {"model": "sim/gpt-small", "messages": [{"role": "user", "content": "Hel
 HELLO_COST = 13_350  # nano-credits: 9 prompt + 20 completion tokens of sim/gpt-small
 
 
+def split_traffic(a: Process, b: Process, api_key: str, count: int) -> list[int]:
+    """`count` simultaneous requests, alternating between two processes; their statuses."""
+
+    async def fire() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one(process: Process) -> int:
+                response = await client.post(f"{process.url}/v1/chat/completions", json=HELLO, headers=bearer(api_key))
+                return response.status_code
+
+            return list(await asyncio.gather(*(one(a if n % 2 else b) for n in range(count))))
+
+    return asyncio.run(fire())
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     with ExitStack() as stack:
@@ -61,18 +76,7 @@ def test_no_overdraft_with_traffic_split_across_two_processes(cluster: Cluster) 
     )
     assert topped.status_code == 200
 
-    async def fire() -> list[int]:
-        async with httpx.AsyncClient(timeout=30) as client:
-
-            async def one(process: Process) -> int:
-                response = await client.post(
-                    f"{process.url}/v1/chat/completions", json=HELLO, headers=bearer(account["api_key"])
-                )
-                return response.status_code
-
-            return list(await asyncio.gather(*(one(a if n % 2 else b) for n in range(60))))
-
-    statuses = asyncio.run(fire())
+    statuses = split_traffic(a, b, account["api_key"], 60)
     assert statuses.count(200) == affordable
     assert statuses.count(402) == 60 - affordable
     credits, reserved, total = cluster.books(account["user_id"])
@@ -88,18 +92,7 @@ def test_rate_windows_hold_across_two_processes(cluster: Cluster) -> None:
     limits = {"user_id": account["user_id"], "rate_limits": {"requests_per_minute": 23}}
     assert httpx.post(f"{a.url}/admin/limit", json=limits, headers=ADMIN).status_code == 200
 
-    async def fire() -> list[int]:
-        async with httpx.AsyncClient(timeout=30) as client:
-
-            async def one(process: Process) -> int:
-                response = await client.post(
-                    f"{process.url}/v1/chat/completions", json=HELLO, headers=bearer(account["api_key"])
-                )
-                return response.status_code
-
-            return list(await asyncio.gather(*(one(a if n % 2 else b) for n in range(60))))
-
-    statuses = asyncio.run(fire())
+    statuses = split_traffic(a, b, account["api_key"], 60)
     assert statuses.count(200) == 23 and statuses.count(429) == 37
 
 
