@@ -36,7 +36,6 @@ def client_address(request: Request, runtime: RuntimeDep) -> str:
 
 
 CurrentKey = Annotated[Principal, Depends(current_key)]
-CurrentAdmin = Annotated[Admin, Depends(current_admin)]
 ClientAddress = Annotated[str, Depends(client_address)]
 PageLimit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageAfter = Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")]

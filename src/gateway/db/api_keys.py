@@ -190,11 +190,6 @@ async def count_live(tx: Tx, user_id: str) -> int:
     return int(await tx.fetchval("SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND deleted_at IS NULL", user_id))
 
 
-async def hashes_of_user(tx: Tx, user_id: str) -> list[str]:
-    rows = await tx.fetchall("SELECT key_hash FROM api_keys WHERE user_id = $1 AND deleted_at IS NULL", user_id)
-    return [r["key_hash"] for r in rows]
-
-
 async def update(tx: Tx, *, key_id: str, name: str, active: bool, policy: KeyPolicy) -> None:
     """New settings. A new spend limit or request cap starts from what the key already used."""
     assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(_POLICY_COLUMNS, start=4))

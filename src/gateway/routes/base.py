@@ -43,7 +43,6 @@ CreditsIn = Annotated[
     AfterValidator(_at_most_nine_decimals),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "credits, up to 9 decimals"}),
 ]
-CreditsOut = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "credits"})]
 
 
 class Body(BaseModel):
