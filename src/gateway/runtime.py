@@ -180,6 +180,7 @@ async def stop_runtime(runtime: Runtime) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await sweeper.leave(runtime.db, instance_id=runtime.instance_id)
+    await runtime.limiter.drain()
     await runtime.bus.close()
     if runtime.redis is not None:
         await runtime.redis.close()

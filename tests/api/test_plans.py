@@ -143,3 +143,23 @@ async def test_a_fixed_model_price_beats_the_plans_markup(gateway_factory: Any, 
         other = json_decimal(await gateway.chat(account["api_key"], model="sim/gpt-large"))
         # 9 × 0.0000025 + 20 × 0.00001 = 0.0002225, times the plan's markup (not CREDIT_MARKUP)
         assert other["usage"]["cost"] == Decimal("0.0002225") * 2
+
+
+async def test_each_plan_period_grants_its_included_credits_once(gateway: Gateway) -> None:
+    from gateway.services import plans
+
+    await new_plan(gateway, included_credits="1.5")
+    account = await gateway.customer("0", plan="starter")  # period 1 granted at assignment
+    started = time.time() - 65 * 86_400  # as if assigned a little over two months ago
+    async with gateway.runtime.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE users SET plan_started_at = $2, plan_expires_at = $3 WHERE id = $1",
+            account["user_id"], started, time.time() + 86_400,
+        )  # fmt: skip
+    assert await plans.grant_due_credits(gateway.runtime.db, gateway.runtime.plans) == 3
+    await plans.grant_due_credits(gateway.runtime.db, gateway.runtime.plans)  # again: nothing new
+    # 1.5 at assignment, then periods 1, 2 and 3 of the back-dated subscription
+    assert (await gateway.balance(account["api_key"]))["credits"] == Decimal("6")
+    ledger = (await gateway.client.get("/user/transactions", headers=bearer(account["api_key"]))).json()
+    kinds = [t["kind"] for t in ledger["data"]]
+    assert kinds.count("plan_credits") == 4

@@ -55,6 +55,8 @@ class Admission:
 
 
 class WindowStore(Protocol):
+    remote: bool  # each call is a round trip (worth not waiting for when it can be avoided)
+
     async def admit(self, windows: list[Window], slot: Slot | None, *, now: float) -> Admission: ...
 
     async def finish(self, corrections: list[tuple[Window, int, int]], slot: Slot | None, *, now: float) -> None:
@@ -102,6 +104,8 @@ class _Counter:
 
 class MemoryWindows:
     """One process's counters (the embedded default)."""
+
+    remote = False
 
     def __init__(self) -> None:
         self._counters: dict[str, _Counter] = {}

@@ -149,6 +149,8 @@ def _reset(total: int, first: int, width: float, now: float) -> float:
 
 
 class RedisWindows:
+    remote = True
+
     def __init__(self, link: RedisLink, fallback: MemoryWindows) -> None:
         self._link = link
         self._fallback = fallback

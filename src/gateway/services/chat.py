@@ -169,7 +169,7 @@ class ChatCall:
         # Not shielded: cancelled only at shutdown, when a token estimate left counted (or a
         # concurrency slot, which expires) costs the customer nothing.
         if self.ticket is not None:
-            await self.ctx.limiter.finish(self.ticket, actual_tokens=tokens)
+            await self.ctx.limiter.finish_soon(self.ticket, actual_tokens=tokens)
 
     async def settle_delivered(self, completion_tokens: int, *, outcome: str) -> Settlement:
         """Bill by the delivered-usage rule (see `estimate`) when the upstream reported none."""

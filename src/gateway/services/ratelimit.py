@@ -11,6 +11,7 @@ tightest window of each dimension.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -106,6 +107,7 @@ class RateLimiter:
         self._clock = clock
         # Which windows apply, worked out once per (cached principal, plan) pair.
         self._specs: dict[str, tuple[Principal, PlanRow, list[Spec]]] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
 
     def windows(self, principal: Principal, plan: PlanRow, tokens: int) -> list[Window]:
         cached = self._specs.get(principal.key_id)
@@ -131,6 +133,20 @@ class RateLimiter:
         if not admission.admitted:
             raise _refusal(windows, admission, headers)
         return Ticket(windows, admission.buckets, slot, tokens, headers)
+
+    async def finish_soon(self, ticket: Ticket, *, actual_tokens: int | None) -> None:
+        """`finish`, without making the response wait for a round trip to a shared store."""
+        if not self._store.remote:
+            await self.finish(ticket, actual_tokens=actual_tokens)
+            return
+        task = asyncio.create_task(self.finish(ticket, actual_tokens=actual_tokens))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def drain(self) -> None:
+        """Let corrections still on their way reach the store (at shutdown)."""
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
 
     async def finish(self, ticket: Ticket, *, actual_tokens: int | None) -> None:
         """The request ended: correct its token windows to `actual_tokens`, or take the whole
