@@ -44,20 +44,37 @@ class Runtime:
     settings: Settings
     db: Database
     pepper: bytes
-    instance_id: str
     auth: KeyAuthenticator
-    catalog: CatalogService
-    upstream: Upstream
-    simulator: Upstream
-    chat: ChatContext
+    chat: ChatContext  # what the gateway call needs: catalog, upstreams, plans, limiter, ...
     throttle: PublicThrottle
     signup_credits: Nanos
     bus: EventBus
     redis: RedisLink | None
-    plans: PlanBook
-    limiter: RateLimiter
-    auditor: Auditor
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def instance_id(self) -> str:
+        return self.chat.instance_id
+
+    @property
+    def catalog(self) -> CatalogService:
+        return self.chat.catalog
+
+    @property
+    def upstream(self) -> Upstream:
+        return self.chat.upstream
+
+    @property
+    def plans(self) -> PlanBook:
+        return self.chat.plans
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.chat.limiter
+
+    @property
+    def auditor(self) -> Auditor:
+        return self.chat.auditor
 
     def health(self) -> dict[str, str]:
         if self.redis is None:
@@ -98,45 +115,30 @@ async def start_runtime(settings: Settings) -> Runtime:
         announce=lambda: bus.publish(CATALOG_CHANGED, ""),
     )
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    auth = KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key)
-    instance_id = new_id("gw")
-    plan_book = PlanBook(db)
     local_windows = MemoryWindows()
     windows: WindowStore = RedisWindows(redis, local_windows) if redis else local_windows
-    limiter = RateLimiter(windows)
-    auditor = Auditor(audit_key(settings.secret()))
     runtime = Runtime(
         settings=settings,
         db=db,
         pepper=pepper,
-        instance_id=instance_id,
-        auth=auth,
-        catalog=catalog,
-        upstream=upstream,
-        simulator=simulator,
+        auth=KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key),
         chat=ChatContext(
             db=db,
             catalog=catalog,
             upstream=upstream,
             simulator=simulator,
-            instance_id=instance_id,
-            plans=plan_book,
-            limiter=limiter,
-            auditor=auditor,
+            instance_id=new_id("gw"),
+            plans=PlanBook(db),
+            limiter=RateLimiter(windows),
+            auditor=Auditor(audit_key(settings.secret())),
         ),
         throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
         bus=bus,
         redis=redis,
-        plans=plan_book,
-        limiter=limiter,
-        auditor=auditor,
     )
     await _connect_events(runtime)
-    await sweeper.heartbeat(db, instance_id=instance_id)
-    released = await sweeper.release_orphans(db, stale_after=settings.instance_stale_seconds)
-    if released:
-        log.warning("released %d reservations left by stopped gateway processes", released)
+    await _sweep(runtime)
     runtime._tasks.append(asyncio.create_task(_keep_alive(runtime), name="gateway-heartbeat"))
     runtime._tasks.append(asyncio.create_task(_warm_catalog(catalog), name="gateway-catalog"))
     runtime._tasks.append(asyncio.create_task(_grant_plan_credits(runtime), name="gateway-plan-credits"))
@@ -188,16 +190,20 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.db.close()
 
 
+async def _sweep(runtime: Runtime) -> None:
+    await sweeper.heartbeat(runtime.db, instance_id=runtime.instance_id)
+    released = await sweeper.release_orphans(runtime.db, stale_after=runtime.settings.instance_stale_seconds)
+    if released:
+        log.warning("released %d reservations left by stopped gateway processes", released)
+
+
 async def _keep_alive(runtime: Runtime) -> None:
     """Prove this process is alive, and release what dead ones held."""
     settings = runtime.settings
     while True:
         await asyncio.sleep(settings.instance_heartbeat_seconds)
         try:
-            await sweeper.heartbeat(runtime.db, instance_id=runtime.instance_id)
-            released = await sweeper.release_orphans(runtime.db, stale_after=settings.instance_stale_seconds)
-            if released:
-                log.warning("released %d reservations left by stopped gateway processes", released)
+            await _sweep(runtime)
         except Exception:
             log.exception("heartbeat failed; retrying")
 

@@ -181,10 +181,6 @@ class Settings(BaseSettings):
         """DATABASE_URL with any password replaced, fit for logs."""
         return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.database_url)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite:///")
-
     def secret(self) -> str:
         """The pepper for key hashes; `with_dev_secret` guarantees it is set."""
         if self.secret_key is None:

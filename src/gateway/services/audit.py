@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.db import audit
@@ -29,34 +29,6 @@ def _mac(key: bytes, entry: AuditRow) -> str:
     fields = [entry.prev_hash, entry.user_id, str(entry.seq), entry.action, entry.key_id or "",
               entry.actor, entry.details, repr(float(entry.created_at))]  # fmt: skip
     return hmac.new(key, "\x1f".join(fields).encode(), hashlib.sha256).hexdigest()
-
-
-async def record(
-    tx: Tx,
-    *,
-    key: bytes,
-    user_id: str,
-    action: str,
-    actor: str,
-    key_id: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append one entry inside the caller's transaction (so it commits with the change)."""
-    await audit.lock_chain(tx, user_id)  # one writer per user's chain at a time
-    previous = await audit.last(tx, user_id)
-    seq, prev_hash = (previous[0] + 1, previous[1]) if previous else (1, GENESIS)
-    draft = AuditRow(
-        id=0, user_id=user_id, seq=seq, action=action, key_id=key_id, actor=actor,
-        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
-        created_at=time.time(), prev_hash=prev_hash, hash="",
-    )  # fmt: skip
-    entry = AuditRow(**{**_as_dict(draft), "hash": _mac(key, draft)})
-    if not await audit.append(tx, entry):
-        raise RuntimeError("audit chain fork despite the chain lock")
-
-
-def _as_dict(entry: AuditRow) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in AuditRow.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +68,7 @@ async def verify(db: Database, *, key: bytes, user_id: str | None) -> tuple[int,
 
 
 class Auditor:
-    """`record` with the chain key bound, for services to call."""
+    """Appends entries to users' chains, with the chain key bound."""
 
     def __init__(self, key: bytes) -> None:
         self.key = key
@@ -111,7 +83,17 @@ class Auditor:
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        await record(tx, key=self.key, user_id=user_id, action=action, actor=actor, key_id=key_id, details=details)
+        """Append one entry inside the caller's transaction (so it commits with the change)."""
+        await audit.lock_chain(tx, user_id)  # one writer per user's chain at a time
+        previous = await audit.last(tx, user_id)
+        seq, prev_hash = (previous[0] + 1, previous[1]) if previous else (1, GENESIS)
+        draft = AuditRow(
+            id=0, user_id=user_id, seq=seq, action=action, key_id=key_id, actor=actor,
+            details=json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
+            created_at=time.time(), prev_hash=prev_hash, hash="",
+        )  # fmt: skip
+        if not await audit.append(tx, replace(draft, hash=_mac(self.key, draft))):
+            raise RuntimeError("audit chain fork despite the chain lock")
 
     async def record_now(
         self,
@@ -123,5 +105,6 @@ class Auditor:
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        """Append one entry in a transaction of its own (e.g. a refused request)."""
         async with db.transaction() as tx:
             await self.record(tx, user_id=user_id, action=action, actor=actor, key_id=key_id, details=details)
