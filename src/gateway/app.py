@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
 from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequest, from_status
+from gateway.logs import redact_access_logs
 from gateway.routes import admin, auth, keys, plans, public, user
 from gateway.routes.chat import ChatEndpoint
 from gateway.routes.chat_docs import chat_openapi
@@ -58,6 +59,7 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or load_settings()
+    redact_access_logs()  # whoever serves the app, no key in a query string reaches a log
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

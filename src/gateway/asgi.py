@@ -32,6 +32,11 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def header_lines(scope: Scope, name: bytes) -> list[str]:
+    """Every line of a header that may be repeated, in order."""
+    return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
+
+
 def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):

@@ -8,6 +8,8 @@ from fastapi import Depends, Query, Request
 
 from gateway.errors import ServiceUnavailable
 from gateway.runtime import Runtime
+from gateway.services import allowlist
+from gateway.services.allowlist import Caller
 from gateway.services.auth import Admin, Principal
 from gateway.services.client_ip import client_ip
 
@@ -22,17 +24,33 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def client_address(request: Request, runtime: RuntimeDep) -> str:
+    peer = request.client.host if request.client else None
+    return client_ip(peer, request.headers.getlist("x-forwarded-for"), runtime.settings.trusted_proxies)
+
+
+async def _guarded(principal: Principal, request: Request, runtime: Runtime) -> Principal:
+    """A key's allowlists hold on every route it can call, not only on `/v1/*`."""
+    if principal.restricted:
+        caller = Caller(
+            ip=client_address(request, runtime),
+            origin=request.headers.get("origin"),
+            referer=request.headers.get("referer"),
+        )
+        await allowlist.guard(runtime.db, runtime.auditor, principal=principal, caller=caller)
+    return principal
+
+
 async def current_key(request: Request, runtime: RuntimeDep) -> Principal:
-    return await runtime.auth.authenticate(request.headers.get("authorization"))
+    principal = await runtime.auth.authenticate(request.headers.get("authorization"))
+    return await _guarded(principal, request, runtime)
 
 
 async def current_admin(request: Request, runtime: RuntimeDep) -> Admin:
-    return await runtime.auth.authenticate_admin(request.headers.get("authorization"))
-
-
-def client_address(request: Request, runtime: RuntimeDep) -> str:
-    peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
+    admin = await runtime.auth.authenticate_admin(request.headers.get("authorization"))
+    if admin.principal is not None:
+        await _guarded(admin.principal, request, runtime)
+    return admin
 
 
 CurrentKey = Annotated[Principal, Depends(current_key)]

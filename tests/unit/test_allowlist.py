@@ -61,6 +61,16 @@ def test_ip_allowlist(peer: str, forwarded: str | None, allowed: bool) -> None:
         ("not a url", None, False),
         ("https://shop.test", None, True),
         ("https://www.shop.test", None, False),
+        # What a browser's URL parser makes of these: the host is evil.net, or no host at all.
+        ("https://evil.net\\@app.example.com", None, False),
+        ("https://evil.net%2F.example.com", None, False),
+        (None, "https://evil.net\\@app.example.com/", False),
+        (None, "https://evil.net%2F.example.com/", False),
+        ("https://user@app.example.com", None, False),  # browsers never send userinfo
+        ("https://app.example.com/path", None, True),
+        ("ftp://app.example.com", None, False),  # only web pages' origins
+        ("https://app.example.com:99999", None, False),
+        ("https://xn--bcher-kva.example.com", None, True),
     ],
 )
 def test_domain_allowlist(origin: str | None, referer: str | None, allowed: bool) -> None:

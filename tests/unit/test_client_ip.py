@@ -30,3 +30,10 @@ def test_client_ip(peer: str, forwarded: str | None, expected: str) -> None:
 def test_parse_ip_rejects_garbage() -> None:
     assert parse_ip("not an ip") is None
     assert str(parse_ip("::ffff:1.2.3.4")) == "1.2.3.4"
+
+
+def test_several_header_lines_are_one_list() -> None:
+    """RFC 9110: repeated lines are one comma-separated list, in order."""
+    assert client_ip("10.0.0.1", ["6.6.6.6", "1.2.3.4"], PROXIES) == "1.2.3.4"
+    assert client_ip("10.0.0.1", ["1.2.3.4, 6.6.6.6", "10.0.0.9"], PROXIES) == "6.6.6.6"
+    assert client_ip("10.0.0.1", [], PROXIES) == "10.0.0.1"

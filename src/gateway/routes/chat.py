@@ -13,10 +13,11 @@ from contextlib import aclosing
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.asgi import BODY, REQUEST_ID, header, send_error
+from gateway.asgi import BODY, REQUEST_ID, header, header_lines, send_error
 from gateway.errors import GatewayError, ServiceUnavailable
 from gateway.runtime import Runtime
-from gateway.services.admission import Caller, start_call
+from gateway.services.admission import start_call
+from gateway.services.allowlist import Caller
 from gateway.services.auth import Principal
 from gateway.services.chat import ChatCall
 from gateway.services.chat_request import parse_chat_request
@@ -32,10 +33,10 @@ _SSE_HEADERS = [
 
 def _caller(scope: Scope, runtime: Runtime, principal: Principal) -> Caller:
     """Where the request comes from; only keys with allowlists need to know."""
-    if not principal.ip_networks and not principal.policy.domain_referrers:
+    if not principal.restricted:
         return NO_CALLER
     peer = scope["client"][0] if scope.get("client") else None
-    forwarded = header(scope, b"x-forwarded-for")
+    forwarded = header_lines(scope, b"x-forwarded-for")
     return Caller(
         ip=client_ip(peer, forwarded, runtime.settings.trusted_proxies),
         origin=header(scope, b"origin"),

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from gateway.errors import GatewayError
 from gateway.services import allowlist, billing, estimate, plans
+from gateway.services.allowlist import Caller
 from gateway.services.auth import Principal
 from gateway.services.catalog import CatalogModel
 from gateway.services.chat import ChatCall, ChatContext
@@ -19,37 +19,10 @@ from gateway.services.money import ZERO, Nanos
 from gateway.services.pricing import Price, affordable_output, max_cost
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Where a request comes from, as the allowlists see it."""
-
-    ip: str
-    origin: str | None = None
-    referer: str | None = None
-
-
-async def check_allowlists(ctx: ChatContext, principal: Principal, caller: Caller) -> None:
-    """Refusals are audited: a key used from the wrong place is worth knowing about."""
-    try:
-        allowlist.check(
-            networks=principal.ip_networks,
-            domains=principal.policy.domain_referrers,
-            client=caller.ip,
-            origin=caller.origin,
-            referer=caller.referer,
-        )
-    except (allowlist.IpNotAllowed, allowlist.DomainNotAllowed) as refused:
-        await ctx.auditor.record_now(
-            ctx.db, user_id=principal.user_id, action=f"request.{refused.code}", actor="gateway",
-            key_id=principal.key_id, details={"ip": caller.ip, "origin": caller.origin, "referer": caller.referer},
-        )  # fmt: skip
-        raise
-
-
 async def start_call(
     ctx: ChatContext, *, principal: Principal, request: ChatRequest, request_id: str, caller: Caller
 ) -> ChatCall:
-    await check_allowlists(ctx, principal, caller)
+    await allowlist.guard(ctx.db, ctx.auditor, principal=principal, caller=caller)
     plan = await ctx.plans.get(principal.effective_plan(time.time()))
     plans.check_request(
         plan,

@@ -13,10 +13,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ada_url
 
 from gateway.errors import Forbidden, InvalidRequest
 from gateway.services.client_ip import IpNetwork, allowed
+
+if TYPE_CHECKING:
+    from gateway.db.database import Database
+    from gateway.services.audit import Auditor
+    from gateway.services.auth import Principal
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*")
@@ -61,14 +69,27 @@ def normalise_domains(entries: Sequence[str]) -> list[str]:
     return result
 
 
+_WEB_SCHEMES = ("http:", "https:")
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\]")
+
+
 def _host(url: str | None) -> str | None:
+    """The host a browser would see in this URL, or None when it is not a plain web host.
+
+    Parsed by a WHATWG URL parser (Ada, as browsers parse): `https://evil.net\\@app.example.com`
+    is evil.net to a browser, and `https://evil.net%2F.example.com` no URL at all. Browsers
+    never put credentials in Origin or Referer, so a URL carrying them is not a browser's.
+    """
     if not url or url.strip().lower() == "null":
         return None
     try:
-        host = urlsplit(url.strip()).hostname
+        parsed = ada_url.URL(url.strip())
     except ValueError:
         return None
-    return host.rstrip(".").lower() if host else None
+    if parsed.protocol not in _WEB_SCHEMES or parsed.username or parsed.password:
+        return None
+    host = parsed.hostname.rstrip(".")
+    return host if _PLAIN_HOST.fullmatch(host) else None
 
 
 def request_domain(origin: str | None, referer: str | None) -> str | None:
@@ -93,3 +114,31 @@ def check(
             raise DomainNotAllowed("this key only accepts requests that carry an allowed Origin or Referer")
         if not any(domain_matches(domain, pattern) for pattern in domains):
             raise DomainNotAllowed(f"requests from {domain} are not allowed for this key")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Where a request comes from, as the allowlists see it."""
+
+    ip: str
+    origin: str | None = None
+    referer: str | None = None
+
+
+async def guard(db: Database, auditor: Auditor, *, principal: Principal, caller: Caller) -> None:
+    """The key's allowlists, on whatever route it calls. Refusals are audited: a key used
+    from the wrong place is worth knowing about."""
+    try:
+        check(
+            networks=principal.ip_networks,
+            domains=principal.policy.domain_referrers,
+            client=caller.ip,
+            origin=caller.origin,
+            referer=caller.referer,
+        )
+    except (IpNotAllowed, DomainNotAllowed) as refused:
+        await auditor.record_now(
+            db, user_id=principal.user_id, action=f"request.{refused.code}", actor="gateway",
+            key_id=principal.key_id, details={"ip": caller.ip, "origin": caller.origin, "referer": caller.referer},
+        )  # fmt: skip
+        raise

@@ -63,6 +63,11 @@ class Principal:
         """Whether this key's requests must also be held against its own spend limit or cap."""
         return self.policy.spend_limit is not None or self.policy.max_requests is not None
 
+    @property
+    def restricted(self) -> bool:
+        """Whether this key only works from some addresses or domains."""
+        return bool(self.ip_networks or self.policy.domain_referrers)
+
     def effective_plan(self, now: float) -> str:
         """A paid period that ended falls back to the free plan."""
         if self.plan_expires_at is not None and self.plan_expires_at <= now:

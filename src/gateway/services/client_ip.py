@@ -31,14 +31,20 @@ def _trusted(address: IpAddress, proxies: Sequence[IpNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, proxies: Sequence[IpNetwork]) -> str:
-    """The client's address as text ("unknown" if the peer itself is unknown)."""
+def client_ip(peer: str | None, forwarded_for: str | Sequence[str] | None, proxies: Sequence[IpNetwork]) -> str:
+    """The client's address as text ("unknown" if the peer itself is unknown).
+
+    `forwarded_for` is every X-Forwarded-For header line, in order: RFC 9110 makes repeated
+    lines one comma-separated list, and a proxy may append a line of its own rather than
+    extend the client's, so reading only the first line would let the client decide.
+    """
     peer_address = parse_ip(peer) if peer else None
     if peer_address is None:
         return peer or "unknown"
     if not forwarded_for or not _trusted(peer_address, proxies):
         return str(peer_address)
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    lines = [forwarded_for] if isinstance(forwarded_for, str) else forwarded_for
+    hops = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
     client = str(peer_address)
     for hop in reversed(hops):
         address = parse_ip(hop)
