@@ -84,3 +84,12 @@ async def test_a_price_file_supplies_missing_prices(
         response = await gateway.chat(account["api_key"], model="sim/unpriced")
         assert response.status_code == 200
         assert json_decimal(response)["usage"]["cost"] == Decimal("0.000098")  # 9 × 2e-6 + 20 × 4e-6
+
+
+async def test_one_model_in_the_openai_format(gateway: Gateway) -> None:
+    found = await gateway.client.get("/v1/models/sim/gpt-small")
+    assert found.status_code == 200
+    assert found.json() == {"id": "sim/gpt-small", "object": "model", "created": 1_700_000_000, "owned_by": "sim"}
+    assert (await gateway.client.get("/v1/models/sim%2Fgpt-large")).json()["id"] == "sim/gpt-large"
+    missing = await gateway.client.get("/v1/models/no/such-model")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

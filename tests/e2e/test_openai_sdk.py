@@ -112,6 +112,16 @@ def test_models_list(server: Process) -> None:
     assert "sim/gpt-small" in ids and "sim/unpriced" not in ids
 
 
+def test_models_retrieve(server: Process) -> None:
+    client = sdk(server, customer(server, "0")["api_key"])
+    model = client.models.retrieve("sim/gpt-small")  # the SDK sends /v1/models/sim%2Fgpt-small
+    assert (model.id, model.object, model.owned_by) == ("sim/gpt-small", "model", "sim")
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("sim/unpriced")
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no/such-model")
+
+
 def test_errors_raise_the_right_sdk_exceptions(server: Process) -> None:
     with pytest.raises(openai.AuthenticationError):
         sdk(server, "gw_live_" + "x" * 43).chat.completions.create(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from gateway.deps import RuntimeDep
+from gateway.errors import NotFound
 from gateway.responses import ok
 from gateway.routes.base import GatewayRoute
 from gateway.services.catalog import CatalogModel
@@ -76,11 +77,22 @@ async def providers(runtime: RuntimeDep) -> Response:
     return ok({"object": "list", "data": data, "has_more": False})
 
 
+def _openai_model(model: CatalogModel) -> dict[str, Any]:
+    return {"id": model.id, "object": "model", "created": model.created, "owned_by": model.provider}
+
+
 @router.get("/v1/models", summary="Models in the OpenAI list format")
 async def openai_models(runtime: RuntimeDep) -> Response:
     catalog = await runtime.catalog.current()
-    data = [
-        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.provider}
-        for m in sorted(catalog.models.values(), key=lambda m: m.id)
-    ]
-    return ok({"object": "list", "data": data})
+    return ok(
+        {"object": "list", "data": [_openai_model(m) for m in sorted(catalog.models.values(), key=lambda m: m.id)]}
+    )
+
+
+# `:path`, because model ids carry a slash (`openai/gpt-4o`; the SDKs send it as %2F).
+@router.get("/v1/models/{model_id:path}", summary="One model in the OpenAI format (the SDKs' models.retrieve)")
+async def openai_model(model_id: Annotated[str, Path(max_length=200)], runtime: RuntimeDep) -> Response:
+    model = (await runtime.catalog.current()).models.get(model_id)
+    if model is None:
+        raise NotFound(f"the model {model_id!r} does not exist", param="model")
+    return ok(_openai_model(model))
