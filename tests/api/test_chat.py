@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.db import reservations
-from tests.support import Gateway, bearer, json_decimal
+from tests.support import FakeUpstream, Gateway, bearer, json_decimal
 
 # sim/gpt-small: 0.00000015 per prompt token, 0.0000006 per completion token.
 # "Hello" → 9 prompt tokens, 20 completion tokens → 1,350 + 12,000 nano-credits.
@@ -106,6 +106,30 @@ async def test_test_keys_use_the_simulator_and_spend_nothing(gateway: Gateway) -
     assert response.status_code == 200
     assert json_decimal(response)["usage"]["cost"] == 0
     assert (await gateway.balance(account["api_key"]))["credits"] == 0
+
+
+async def test_test_keys_answer_every_model_of_the_live_catalog_for_free(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    """The simulator answers the live catalog's ids too, so code written against a test key
+    works unchanged with a live one."""
+    upstream.catalog = {
+        "data": [
+            {"id": "openai/gpt-4o", "context_length": 128_000, "top_provider": {"max_completion_tokens": 16_384},
+             "pricing": {"prompt": "0.0000025", "completion": "0.00001"}},
+        ]
+    }  # fmt: skip
+    account = await proxied.register(environment_tag="test")
+    for stream in (False, True):
+        response = await proxied.chat(account["api_key"], model="openai/gpt-4o", stream=stream)
+        assert response.status_code == 200, response.text
+        if not stream:
+            document = json_decimal(response)
+            assert document["model"] == "openai/gpt-4o" and document["usage"]["cost"] == 0
+        else:
+            assert response.text.rstrip().endswith("data: [DONE]")
+    assert upstream.requests == []  # never reached the real upstream
+    assert (await proxied.balance(account["api_key"]))["credits"] == 0
 
 
 @pytest.mark.parametrize("model", ["nope/not-a-model", "sim/unpriced", "sim/variable"])

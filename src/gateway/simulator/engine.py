@@ -167,8 +167,13 @@ def _error(status: int, message: str) -> SimAnswer:
     return SimAnswer(status=status, body=body, headers=headers)
 
 
-def answer(body: dict[str, Any], *, completion_id: str, created: int) -> SimAnswer:
+def answer(body: dict[str, Any], *, completion_id: str, created: int, any_model: bool = False) -> SimAnswer:
+    """The simulated answer. With `any_model`, ids outside the simulator's catalog are answered
+    as an ordinary model (test keys use the live catalog's ids); without, they are a 404 as
+    from a real upstream."""
     model = BY_ID.get(str(body.get("model")))
+    if model is None and any_model and isinstance(body.get("model"), str):
+        model = SimModel(body["model"], body["model"])
     if model is None:
         return _error(404, f"model {body.get('model')!r} does not exist")
     if model.behaviour.startswith("status-"):
