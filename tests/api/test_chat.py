@@ -1,6 +1,8 @@
 """The paid gateway call, non-streaming, through the ASGI app and the in-process simulator."""
 
+import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -157,6 +159,34 @@ async def test_no_usage_from_upstream_is_billed_by_the_documented_rule(gateway: 
     text = data["choices"][0]["message"]["content"]
     assert data["usage"]["completion_tokens"] == -(-len(text.encode()) // 4)
     assert data["usage"]["cost"] > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_delivered_usage_estimate_never_exceeds_what_the_request_could_produce(
+    gateway: Gateway, stream: bool
+) -> None:
+    """Without reported usage the gateway estimates from the delivered text; the estimate is
+    capped at max_tokens × n, so it never charges more than the hold."""
+    account = await gateway.customer("1")
+    body: dict[str, Any] = {"model": "sim/no-usage", "n": 3, "max_tokens": 64, "stream": stream}
+    body["messages"] = [{"role": "user", "content": "a long answer please [[tokens=64]]"}]
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    response = await gateway.chat(account["api_key"], **body)
+    assert response.status_code == 200
+    if stream:
+        usage = next(e["usage"] for e in sse_events(response.text) if e.get("usage"))
+    else:
+        usage = json_decimal(response)["usage"]
+    assert usage["completion_tokens"] <= 64 * 3
+    async with gateway.runtime.db.read() as tx:
+        row = await tx.fetchrow("SELECT cost, reserved FROM usage_records WHERE user_id = $1", account["user_id"])
+    assert row is not None and 0 < row["cost"] <= row["reserved"]
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    payloads = [line[6:] for line in text.splitlines() if line.startswith("data: ") and line != "data: [DONE]"]
+    return [json.loads(p, parse_float=Decimal) for p in payloads]
 
 
 async def test_overuse_is_written_off_never_overdrawn(gateway: Gateway) -> None:

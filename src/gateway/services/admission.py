@@ -40,6 +40,7 @@ async def start_call(
     tokens = prompt_bound + request.n * (request.max_output or output_limit)
     call = ChatCall(ctx, principal=principal, request=request, model=model, price=price, request_id=request_id)
     call.prompt_bound = prompt_bound
+    call.output_cap = request.max_output or output_limit
     call.ticket = await ctx.limiter.admit(principal, plan, tokens=tokens, request_id=request_id)
     try:
         await _reserve(ctx, call, price=price, model=model, output_limit=output_limit)
@@ -79,6 +80,7 @@ async def _reserve(ctx: ChatContext, call: ChatCall, *, price: Price, model: Cat
         if affordable == 0:
             return ZERO
         cap = output_limit if affordable is None else min(affordable, output_limit)
+        call.output_cap = cap
         if cap < model.output_limit or not model.output_limit_known:
             call.injected_cap = cap
         return _at_least_one(max_cost(price, prompt_bound=prompt_bound, output_cap=cap, n=request.n))

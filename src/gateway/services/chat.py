@@ -72,6 +72,7 @@ class ChatCall:
         self.request_id = request_id
         self.call_id = new_id("call")
         self.prompt_bound = 0
+        self.output_cap = model.output_limit  # the most output tokens per choice it may produce
         self.hold: Hold | None = None
         self.injected_cap: int | None = None
         self.ticket: Ticket | None = None
@@ -173,16 +174,21 @@ class ChatCall:
 
     async def settle_delivered(self, completion_tokens: int, *, outcome: str) -> Settlement:
         """Bill by the delivered-usage rule (see `estimate`) when the upstream reported none."""
-        prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
-        return await self.settle(TokenUsage(prompt, completion_tokens), outcome=outcome, source="estimated")
+        return await self.settle(self._delivered(completion_tokens), outcome=outcome, source="estimated")
 
     def estimated_usage(self, completion_tokens: int) -> dict[str, Any]:
-        prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
+        usage = self._delivered(completion_tokens)
         return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         }
+
+    def _delivered(self, completion_tokens: int) -> TokenUsage:
+        """The delivered-usage estimate, never more than the request could produce — so never
+        more than its hold (prompt bound + output cap × n)."""
+        prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
+        return TokenUsage(prompt, min(completion_tokens, self.output_cap * self.request.n))
 
     async def fail(self, outcome: str) -> None:
         """Nothing usable reached the client: release the whole hold, charge nothing."""
