@@ -21,6 +21,7 @@ from gateway.errors import GatewayError
 from gateway.services import plans, sweeper
 from gateway.services.audit import Auditor, audit_key
 from gateway.services.auth import KeyAuthenticator
+from gateway.services.billing import PendingReleases
 from gateway.services.catalog import CatalogService, load_price_file
 from gateway.services.chat import ChatContext
 from gateway.services.ids import new_id
@@ -131,6 +132,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             plans=PlanBook(db),
             limiter=RateLimiter(windows),
             auditor=Auditor(audit_key(settings.secret())),
+            releases=PendingReleases(db),
         ),
         throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
@@ -181,6 +183,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     for task in runtime._tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if await runtime.chat.releases.retry():
+        log.warning("%d holds could not be released; other processes will sweep them", len(runtime.chat.releases))
     await sweeper.leave(runtime.db, instance_id=runtime.instance_id)
     await runtime.limiter.drain()
     await runtime.bus.close()
@@ -191,6 +195,7 @@ async def stop_runtime(runtime: Runtime) -> None:
 
 
 async def _sweep(runtime: Runtime) -> None:
+    await runtime.chat.releases.retry()
     await sweeper.heartbeat(runtime.db, instance_id=runtime.instance_id)
     released = await sweeper.release_orphans(runtime.db, stale_after=runtime.settings.instance_stale_seconds)
     if released:

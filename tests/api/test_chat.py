@@ -166,7 +166,7 @@ async def test_the_delivered_usage_estimate_never_exceeds_what_the_request_could
     gateway: Gateway, stream: bool
 ) -> None:
     """Without reported usage the gateway estimates from the delivered text; the estimate is
-    capped at max_tokens × n, so it never charges more than the hold."""
+    capped at max_tokens times n, so it never charges more than the hold."""
     account = await gateway.customer("1")
     body: dict[str, Any] = {"model": "sim/no-usage", "n": 3, "max_tokens": 64, "stream": stream}
     body["messages"] = [{"role": "user", "content": "a long answer please [[tokens=64]]"}]

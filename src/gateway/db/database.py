@@ -6,11 +6,30 @@ parameters, against `Tx`; services open short transactions with `Database.transa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 Dialect = Literal["sqlite", "postgres"]
+T = TypeVar("T")
+
+
+class TransientConflict(Exception):
+    """The database gave up a transaction that may succeed when run again (a deadlock, a
+    serialisation failure). Raised by backends in place of their own error types."""
+
+
+async def retrying(operation: Callable[[], Awaitable[T]], *, attempts: int = 6) -> T:
+    """Run `operation` (a whole transaction), again after a transient conflict: each attempt
+    starts from scratch, since the conflict rolled the previous one back."""
+    for attempt in range(attempts - 1):
+        try:
+            return await operation()
+        except TransientConflict:
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter, not a secret
+    return await operation()
 
 
 class Row(Protocol):

@@ -1,4 +1,4 @@
-"""The two writes on every request's path: placing a hold, and settling it in full.
+"""The writes on every request's path: placing a hold, settling it in full, releasing it.
 
 On PostgreSQL each is one statement (data-modifying CTEs, committed on its own): a request
 costs two round trips to the database, and the customer's balance row is locked only for a
@@ -10,6 +10,10 @@ The conformance suite holds both to the same behaviour.
 
 A hold on a key with a spend limit or request cap (`key_limited`) is also counted on the
 key's row (`held`, `request_count`); its settlement moves the charge to the key's `spent`.
+
+Lock order, everywhere: the reservation, then the balance row, then the key row. Two
+writers taking the balance and the key in opposite orders deadlock under load; PostgreSQL
+then aborts one of them, which `retrying` runs again.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from gateway.db import ledger, reservations, usage
-from gateway.db.database import Database, Tx
+from gateway.db.database import Database, Row, Tx, retrying
 from gateway.db.ledger import Balance
 from gateway.db.sqlite import SqliteDatabase
 from gateway.db.usage import UsageRow
@@ -86,6 +90,21 @@ WITH taken AS (
 )
 SELECT credits, reserved FROM moved
 """
+# The chain of CTEs fixes the lock order: `keyed` reads `moved`, so the balance row is
+# locked before the key row, as in placing and settling.
+_RELEASE = """
+WITH taken AS (
+    DELETE FROM reservations WHERE id = $1::text RETURNING user_id, key_id, amount, key_held
+), moved AS (
+    UPDATE balances b SET reserved = b.reserved - t.amount, credits = b.credits + t.amount
+    FROM taken t WHERE b.user_id = t.user_id
+    RETURNING t.key_id, t.amount, t.key_held
+), keyed AS (
+    UPDATE api_keys k SET held = k.held - m.amount FROM moved m WHERE m.key_held AND k.id = m.key_id
+    RETURNING k.id
+)
+SELECT (SELECT amount FROM moved) AS amount, (SELECT COUNT(*) FROM keyed) AS keys
+"""
 _PG = {
     (kind, limited): sql.format(**{name: fragment if limited else ""})
     for kind, sql, name, fragment in (
@@ -110,11 +129,15 @@ async def place(
     """Move `amount` from spendable to reserved and record who holds it — only if the
     balance (and a limited key's spend limit and request cap) allow it; else nothing."""
     if db.dialect == "postgres":
-        try:
+
+        async def statement() -> None:
             async with db.autocommit() as tx:
                 await tx.execute(
                     _PG["place", key_limited], reservation_id, user_id, key_id, amount, instance_id, now, key_limited
                 )
+
+        try:
+            await retrying(statement)
         except asyncpg.CheckViolationError as refused:
             return _CONSTRAINTS.get(refused.constraint_name or "", Placed.NO_CREDITS)
         return Placed.OK
@@ -162,9 +185,13 @@ async def settle_in_full(db: Database, *, row: UsageRow, reference: str, key_lim
         args = (row.id, row.user_id, row.cost, reference, row.key_id, row.model, row.created_at,
                 row.request_id, row.environment, row.stream, row.outcome, row.prompt_tokens,
                 row.completion_tokens, row.usage_source, row.reserved, row.duration_ms)  # fmt: skip
-        try:
+
+        async def statement() -> Row | None:
             async with db.autocommit() as tx:
-                found = await tx.fetchrow(_PG["settle", key_limited], *args)
+                return await tx.fetchrow(_PG["settle", key_limited], *args)
+
+        try:
+            found = await retrying(statement)
         except asyncpg.CheckViolationError:
             return None
         return None if found is None else Balance(found["credits"], found["reserved"])
@@ -188,6 +215,34 @@ async def settle_in_full(db: Database, *, row: UsageRow, reference: str, key_lim
         return await _grouped(db, work)
     except _Refused:
         return None  # rolled back: the hold is still there
+
+
+async def release(db: Database, *, reservation_id: str, record: UsageRow | None = None) -> int | None:
+    """End a hold without charging anything: its amount goes back to spendable credits (and
+    off its key's row). Writes `record` (the failed request's usage row) in the same
+    transaction. Returns what was released, or None if the hold was already gone."""
+    if db.dialect == "postgres":
+
+        async def transaction() -> int | None:
+            async with db.transaction() as tx:
+                found = await tx.fetchrow(_RELEASE, reservation_id)
+                if record is not None:
+                    await usage.insert(tx, record)
+            return None if found is None or found["amount"] is None else int(found["amount"])
+
+        return await retrying(transaction)
+
+    async def work(tx: Tx) -> int | None:
+        taken = await reservations.take_with_owner(tx, reservation_id)
+        if taken is not None:
+            await ledger.release(tx, user_id=taken.user_id, held=taken.amount, charge=0)
+            if taken.key_held and taken.key_id is not None:
+                await tx.execute("UPDATE api_keys SET held = held - $2 WHERE id = $1", taken.key_id, taken.amount)
+        if record is not None:
+            await usage.insert(tx, record)
+        return None if taken is None else taken.amount
+
+    return await _grouped(db, work)
 
 
 async def _grouped(db: Database, work: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.db.database import Dialect
+from gateway.db.database import Dialect, TransientConflict
 from gateway.db.migrations import migrations_for
 
 # An arbitrary constant: the advisory lock every gateway process takes to migrate.
@@ -28,25 +28,43 @@ def _rows_changed(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+_TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
 class PostgresTx:
+    """Statements of one transaction. A deadlock or serialisation failure surfaces as the
+    backend-neutral `TransientConflict`, which `database.retrying` knows to run again."""
+
     dialect: Dialect = "postgres"
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return _rows_changed(await self._conn.execute(sql, *args))
+        try:
+            return _rows_changed(await self._conn.execute(sql, *args))
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self._conn.fetchrow(sql, *args)
+        try:
+            row: asyncpg.Record | None = await self._conn.fetchrow(sql, *args)
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
         return row
 
     async def fetchall(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
+        try:
+            rows: list[asyncpg.Record] = await self._conn.fetch(sql, *args)
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
         return rows
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self._conn.fetchval(sql, *args)
+        try:
+            return await self._conn.fetchval(sql, *args)
+        except _TRANSIENT as exc:
+            raise TransientConflict(str(exc)) from exc
 
 
 async def _keep_as_is(_: asyncpg.Connection) -> None:

@@ -46,14 +46,22 @@ async def take(tx: Tx, reservation_id: str) -> tuple[int, bool] | None:
     return None if row is None else (int(row["amount"]), bool(row["key_held"]))
 
 
-async def release_key_hold(tx: Tx, *, reservation_id: str) -> None:
-    """Before a reservation is taken away: give its key back what the key's row held for it."""
-    await tx.execute(
-        "UPDATE api_keys SET held = held - (SELECT amount FROM reservations WHERE id = $1) "
-        "WHERE id = (SELECT key_id FROM reservations WHERE id = $1 AND key_held = $2)",
-        reservation_id,
-        True,
+@dataclass(frozen=True, slots=True)
+class Taken:
+    user_id: str
+    key_id: str | None
+    amount: int
+    key_held: bool
+
+
+async def take_with_owner(tx: Tx, reservation_id: str) -> Taken | None:
+    """Delete a reservation, returning whose it was; None if it is already gone."""
+    row = await tx.fetchrow(
+        "DELETE FROM reservations WHERE id = $1 RETURNING user_id, key_id, amount, key_held", reservation_id
     )
+    if row is None:
+        return None
+    return Taken(row["user_id"], row["key_id"], int(row["amount"]), bool(row["key_held"]))
 
 
 async def orphans(tx: Tx, *, stale_before: float, limit: int) -> Sequence[Orphan]:

@@ -7,6 +7,7 @@ request carries the rate-limit headers.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import aclosing
@@ -14,7 +15,7 @@ from contextlib import aclosing
 from starlette.types import Receive, Scope, Send
 
 from gateway.asgi import BODY, REQUEST_ID, header, header_lines, send_error
-from gateway.errors import GatewayError, ServiceUnavailable
+from gateway.errors import GatewayError, InternalError, ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.admission import start_call
 from gateway.services.allowlist import Caller
@@ -23,6 +24,7 @@ from gateway.services.chat import ChatCall
 from gateway.services.chat_request import parse_chat_request
 from gateway.services.client_ip import client_ip
 
+log = logging.getLogger("gateway.chat")
 NO_CALLER = Caller(ip="")
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -89,9 +91,15 @@ class ChatEndpoint:
         rate = _raw(call.rate_headers)
         if streaming:
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *rate]})
-            async with aclosing(call.relay(reply)) as pieces:
-                async for piece in pieces:
-                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            try:
+                async with aclosing(call.relay(reply)) as pieces:
+                    async for piece in pieces:
+                        await send({"type": "http.response.body", "body": piece, "more_body": True})
+            except Exception:
+                # Headers are gone: the stream still ends properly, with an error event.
+                log.exception("a stream failed after it started")
+                await send({"type": "http.response.body", "body": b"data: " + InternalError().body() + b"\n\n"})
+                return
             await send({"type": "http.response.body", "body": b""})
             return
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *rate]

@@ -8,18 +8,22 @@ processes can overdraw a balance or a key's spend limit.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from gateway.db import holds, ledger, reservations, usage
-from gateway.db.database import Database
+from gateway.db.database import Database, retrying
 from gateway.db.holds import Placed
 from gateway.db.ledger import Balance
 from gateway.db.usage import UsageRow
 from gateway.errors import InsufficientCredits, InternalError, NotFound, RateLimited
 from gateway.services.ids import new_id
 from gateway.services.money import ZERO, Nanos, credits_text
+
+log = logging.getLogger("gateway.billing")
 
 
 class KeySpendLimitReached(InsufficientCredits):
@@ -117,6 +121,10 @@ async def settle(db: Database, *, hold: Hold, cost: Nanos, record: UsageRow) -> 
 
 
 async def _settle_with_write_off(db: Database, *, hold: Hold, row: UsageRow) -> Settlement:
+    return await retrying(lambda: _write_off_once(db, hold=hold, row=row))
+
+
+async def _write_off_once(db: Database, *, hold: Hold, row: UsageRow) -> Settlement:
     async with db.transaction() as tx:
         # None: a sweeper released this hold (we looked dead); charge from credits instead.
         held, key_held = await reservations.take(tx, hold.id) or (0, False)
@@ -145,15 +153,42 @@ async def _settle_with_write_off(db: Database, *, hold: Hold, row: UsageRow) -> 
 
 async def cancel(db: Database, *, hold: Hold, record: UsageRow) -> None:
     """The request failed before anything was delivered: release it all, charge nothing."""
-    async with db.transaction() as tx:
-        await reservations.release_key_hold(tx, reservation_id=hold.id)
-        taken = await reservations.take(tx, hold.id)
-        if taken is not None:
-            await ledger.release(tx, user_id=hold.user_id, held=taken[0], charge=0)
-        await usage.insert(tx, replace(record, id=hold.id, cost=0, written_off=0))
+    await holds.release(db, reservation_id=hold.id, record=replace(record, id=hold.id, cost=0, written_off=0))
 
 
 async def record_free(db: Database, *, record: UsageRow) -> None:
     """Usage that costs nothing and held nothing (test keys, free models)."""
     async with db.transaction() as tx:
         await usage.insert(tx, record)
+
+
+class PendingReleases:
+    """Holds whose call could not write its settlement or release (the database refused or
+    went away): released here, at once if possible, else at every heartbeat until it
+    sticks. Releasing is idempotent (a hold already gone releases nothing), so a write that
+    did commit after all costs nothing more."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._holds: dict[str, Hold] = {}
+        self._tasks: set[asyncio.Task[int]] = set()
+
+    def hand_over(self, hold: Hold) -> None:
+        self._holds[hold.id] = hold
+        task = asyncio.get_running_loop().create_task(self.retry())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def __len__(self) -> int:
+        return len(self._holds)
+
+    async def retry(self) -> int:
+        """Release what is pending; returns how many are still pending."""
+        for hold_id in list(self._holds):
+            try:
+                await holds.release(self._db, reservation_id=hold_id)
+            except Exception:
+                log.warning("releasing hold %s failed; retrying at the next heartbeat", hold_id)
+                continue
+            self._holds.pop(hold_id, None)
+        return len(self._holds)

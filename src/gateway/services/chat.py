@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,7 +23,7 @@ from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.services import billing, estimate
 from gateway.services.audit import Auditor
 from gateway.services.auth import Principal
-from gateway.services.billing import Hold, Settlement
+from gateway.services.billing import Hold, PendingReleases, Settlement
 from gateway.services.catalog import CatalogModel, CatalogService
 from gateway.services.chat_request import ChatRequest
 from gateway.services.chat_usage import client_usage, usage_from
@@ -37,6 +37,7 @@ from gateway.services.upstream_errors import error_for_status
 from gateway.upstream.base import StreamBroken, Upstream, UpstreamReply
 
 _ERROR_BODY_LIMIT = 64 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class ChatContext:
     plans: PlanBook
     limiter: RateLimiter
     auditor: Auditor
+    releases: PendingReleases  # holds whose call could not write its end, released later
 
 
 class ChatCall:
@@ -157,14 +159,34 @@ class ChatCall:
     async def settle(self, usage: TokenUsage, *, outcome: str, source: str) -> Settlement:
         cost = ZERO if self.principal.is_test else cost_of(self.price, usage)
         record = self._record(outcome, usage, source, cost=cost)
-        self._ended = True
-        if self.hold is None:
-            settlement = Settlement(ZERO, ZERO, Balance(0, 0))
-            await asyncio.shield(billing.record_free(self.ctx.db, record=record))
-        else:
-            settlement = await asyncio.shield(billing.settle(self.ctx.db, hold=self.hold, cost=cost, record=record))
+        hold, db = self.hold, self.ctx.db
+
+        async def write() -> Settlement:
+            if hold is None:
+                await billing.record_free(db, record=record)
+                return Settlement(ZERO, ZERO, Balance(0, 0))
+            return await billing.settle(db, hold=hold, cost=cost, record=record)
+
+        settlement = await self._end(write)
         await self._end_ticket(usage.prompt_tokens + usage.completion_tokens)
         return settlement
+
+    async def _end(self, write: Callable[[], Awaitable[T]]) -> T:
+        """The one way a call ends, exactly once: its settlement (or release) commits — or,
+        should it fail even after its retries, the hold goes to the release queue, which
+        keeps trying. Either way no hold outlives its call. Shielded: a client that goes
+        away must not stop the books from being written."""
+        if self._ended:
+            raise RuntimeError("this call has already ended")
+        try:
+            result = await asyncio.shield(write())
+        except BaseException:
+            self._ended = True
+            if self.hold is not None:
+                self.ctx.releases.hand_over(self.hold)
+            raise
+        self._ended = True
+        return result
 
     async def _end_ticket(self, tokens: int | None) -> None:
         # Not shielded: cancelled only at shutdown, when a token estimate left counted (or a
@@ -186,7 +208,7 @@ class ChatCall:
 
     def _delivered(self, completion_tokens: int) -> TokenUsage:
         """The delivered-usage estimate, never more than the request could produce — so never
-        more than its hold (prompt bound + output cap × n)."""
+        more than its hold (prompt bound + output cap times n)."""
         prompt = estimate.estimated_prompt_tokens(body_bytes=len(self.request.raw), upper_bound=self.prompt_bound)
         return TokenUsage(prompt, min(completion_tokens, self.output_cap * self.request.n))
 
@@ -194,12 +216,16 @@ class ChatCall:
         """Nothing usable reached the client: release the whole hold, charge nothing."""
         if self._ended:
             return
-        self._ended = True
         record = self._record(outcome, TokenUsage(0, 0), "none")
-        if self.hold is None:
-            await asyncio.shield(billing.record_free(self.ctx.db, record=record))
-        else:
-            await asyncio.shield(billing.cancel(self.ctx.db, hold=self.hold, record=record))
+        hold, db = self.hold, self.ctx.db
+
+        async def write() -> None:
+            if hold is None:
+                await billing.record_free(db, record=record)
+            else:
+                await billing.cancel(db, hold=hold, record=record)
+
+        await self._end(write)
         await self._end_ticket(0)  # forwarded, so it counts as a request, with no tokens
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.db import instances, ledger, reservations
+from gateway.db import holds, instances, reservations
 from gateway.db.database import Database
 
 
@@ -23,12 +23,8 @@ async def release_orphans(db: Database, *, stale_after: float, batch: int = 200)
         async with db.read() as tx:
             found = await reservations.orphans(tx, stale_before=stale_before, limit=batch)
         for orphan in found:
-            async with db.transaction() as tx:
-                await reservations.release_key_hold(tx, reservation_id=orphan.id)
-                taken = await reservations.take(tx, orphan.id)
-                if taken is not None:
-                    await ledger.release(tx, user_id=orphan.user_id, held=taken[0], charge=0)
-                    released += 1
+            if await holds.release(db, reservation_id=orphan.id) is not None:
+                released += 1
         if len(found) < batch:
             break
     async with db.transaction() as tx:
