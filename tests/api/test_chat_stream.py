@@ -1,13 +1,32 @@
 """Streamed answers: relayed as they come, settled before the last event."""
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from aiohttp import web
 
-from tests.support import Gateway, bearer
+from tests.support import Answer, FakeUpstream, Gateway, bearer
 
 HELLO_COST = Decimal("0.00001335")
+
+
+def scripted_stream(*events: bytes) -> Answer:
+    """An upstream answering these SSE events (each without its blank-line terminator)."""
+
+    async def answer(_: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(body=b"".join(e + b"\n\n" for e in events), content_type="text/event-stream")
+
+    return answer
+
+
+def chunk(choices: str, extra: str = "") -> bytes:
+    head = b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"sim/gpt-small","choices":'
+    return head + choices.encode() + extra.encode() + b"}"
+
+
+USAGE = ',"usage":{"prompt_tokens":9,"completion_tokens":20,"total_tokens":29}'
 
 
 def events(text: str) -> list[Any]:
@@ -116,3 +135,21 @@ async def test_stream_errors_before_the_stream_are_json(gateway: Gateway) -> Non
     assert status == 502
     assert orjson.loads(text)["error"]["code"] == "upstream_error"
     assert (await gateway.balance(account["api_key"]))["credits"] == 1
+
+
+async def test_stream_chunks_with_nan_are_read_and_passed_through(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        chunk(
+            '[{"index":0,"delta":{"content":"Hi"},"logprobs":{"content":[{"logprob":-Infinity}]},"finish_reason":null}]'
+        ),
+        chunk('[{"index":0,"delta":{},"logprobs":{"content":[{"logprob":NaN}]},"finish_reason":"stop"}]', USAGE),
+        b"data: [DONE]",
+    )
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    assert '"logprob":-Infinity' in text and '"logprob":NaN' in text
+    last = json.loads(text.split("\n\n")[-3].removeprefix("data: "), parse_float=Decimal)
+    assert last["usage"]["cost"] == HELLO_COST and last["choices"][0]["finish_reason"] == "stop"
+    assert text.endswith("data: [DONE]\n\n")
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST

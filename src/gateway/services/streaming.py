@@ -17,6 +17,7 @@ import orjson
 
 from gateway.services import estimate
 from gateway.services.chat_usage import client_usage, usage_from
+from gateway.services.lenient_json import loads_object
 from gateway.services.money import credits_text
 from gateway.upstream.base import StreamBroken, UpstreamReply
 
@@ -83,7 +84,7 @@ class _Relay:
 
     def delivered_tokens(self) -> int:
         for payload in self._unread:
-            chunk = _json_object(payload)
+            chunk = loads_object(payload)
             if chunk is not None:
                 self._delivered.add_choices(chunk.get("choices"), "delta")
         self._unread.clear()
@@ -96,7 +97,7 @@ class _Relay:
             return await self._on_done()
         chunk = None
         if payload is not None and _worth_parsing(payload):
-            chunk = _json_object(payload)
+            chunk = loads_object(payload)
         elif payload is not None:
             self._unread.append(payload)
         if chunk is None:
@@ -124,7 +125,7 @@ class _Relay:
         if self.call.ended:
             return DONE
         # The upstream finished without reporting usage: bill by the delivered-usage rule.
-        last = (_json_object(self._unread[-1]) if self._unread else None) or {}
+        last = (loads_object(self._unread[-1]) if self._unread else None) or {}
         tokens = self.delivered_tokens()
         settlement = await self.call.settle_delivered(tokens, outcome="completed")
         if not self.call.request.wants_usage:
@@ -147,14 +148,6 @@ class _Relay:
             "the upstream provider ended the stream early; charged "
             f"{credits_text(settlement.charged)} credits for what was delivered"
         )
-
-
-def _json_object(payload: bytes) -> dict[str, Any] | None:
-    try:
-        chunk = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    return chunk if isinstance(chunk, dict) else None
 
 
 async def relay_stream(call: ChatCall, reply: UpstreamReply) -> AsyncGenerator[bytes]:
