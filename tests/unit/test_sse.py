@@ -1,4 +1,4 @@
-from gateway.services.streaming import SseSplitter, data_of
+from gateway.services.sse import SseSplitter, data_of
 
 
 def test_events_split_across_chunks_and_crlf() -> None:
