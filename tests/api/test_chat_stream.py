@@ -153,3 +153,36 @@ async def test_stream_chunks_with_nan_are_read_and_passed_through(proxied: Gatew
     assert last["usage"]["cost"] == HELLO_COST and last["choices"][0]["finish_reason"] == "stop"
     assert text.endswith("data: [DONE]\n\n")
     assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+NULL_USAGE_CHUNKS = (
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}',
+    b'data: {"usage": null, "id":"c1","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":null}]}',
+    b'data: {"id":"c1","usage" : null ,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+)
+
+
+async def test_chunks_reach_a_client_that_did_not_ask_for_usage_as_the_upstream_sent_them(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    """The `"usage": null` in every chunk is an effect of the include_usage the gateway added."""
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(*NULL_USAGE_CHUNKS, chunk("[]", USAGE), b"data: [DONE]")
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == (
+        'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+        'data: {"id":"c1","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":null}]}\n\n'
+        'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+async def test_chunks_reach_a_client_that_asked_for_usage_untouched(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(*NULL_USAGE_CHUNKS, chunk("[]", USAGE), b"data: [DONE]")
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    assert text.startswith("".join(c.decode() + "\n\n" for c in NULL_USAGE_CHUNKS))
+    assert events(text)[-2]["usage"]["cost"] == float(HELLO_COST)

@@ -3,8 +3,9 @@
 Events pass through as they arrive. The upstream is always asked for usage; when its usage
 chunk arrives the call is settled (committed) before that chunk — carrying `cost` — and the
 final `[DONE]` go out, so a balance read after the stream already shows the charge. Clients
-that did not ask for usage never see that chunk. A stream the client dropped is still read
-to its end and billed in full; one the upstream cut is billed by the delivered-usage rule.
+that did not ask for usage never see that chunk, nor the `"usage": null` the upstream then
+adds to every other one. A stream the client dropped is still read to its end and billed in
+full; one the upstream cut is billed by the delivered-usage rule.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gateway.services import estimate
 from gateway.services.chat_usage import client_usage, usage_from
 from gateway.services.lenient_json import loads_object
 from gateway.services.money import credits_text
-from gateway.services.sse import DONE, SseSplitter, data_of
+from gateway.services.sse import DONE, SseSplitter, data_of, with_data, without_null_usage
 from gateway.upstream.base import StreamBroken, UpstreamReply
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class _Relay:
         self.done_sent = False
         self._delivered = estimate.DeliveredText()
         self._unread: list[bytes] = []  # passed-through payloads, counted only if ever needed
+        # The upstream adds `"usage": null` to every chunk when asked for usage, which the
+        # gateway always does; a client that did not ask gets chunks as they would have been.
+        self._hide_usage = not call.request.wants_usage
 
     def delivered_tokens(self) -> int:
         for payload in self._unread:
@@ -66,6 +70,10 @@ class _Relay:
         payload = data_of(event)
         if payload == b"[DONE]":
             return await self._on_done()
+        if self._hide_usage and payload is not None:
+            bare = without_null_usage(payload)
+            if len(bare) != len(payload):
+                payload, event = bare, with_data(event, bare)
         chunk = None
         if payload is not None and _worth_parsing(payload):
             chunk = loads_object(payload)
