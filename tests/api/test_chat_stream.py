@@ -186,3 +186,30 @@ async def test_chunks_reach_a_client_that_asked_for_usage_untouched(proxied: Gat
     assert status == 200
     assert text.startswith("".join(c.decode() + "\n\n" for c in NULL_USAGE_CHUNKS))
     assert events(text)[-2]["usage"]["cost"] == float(HELLO_COST)
+
+
+async def test_a_usage_chunk_given_its_cost_keeps_its_other_lines(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        b"id: 1\nevent: chunk\n" + chunk('[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]'),
+        b": usage follows\nid: 2\nevent: chunk\n" + chunk("[]", USAGE) + b"\nretry: 3000",
+        b"id: 3\ndata: [DONE]",
+    )
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    blocks = text.split("\n\n")
+    assert blocks[0].startswith("id: 1\nevent: chunk\ndata: {")
+    comment, id_line, event_line, data, retry = blocks[1].split("\n")
+    assert (comment, id_line, event_line, retry) == (": usage follows", "id: 2", "event: chunk", "retry: 3000")
+    assert json.loads(data.removeprefix("data: "), parse_float=Decimal)["usage"]["cost"] == HELLO_COST
+    assert blocks[2:] == ["id: 3\ndata: [DONE]", ""]
+
+
+async def test_a_chunk_stripped_of_usage_keeps_its_other_lines(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    content = '[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]'
+    upstream.answer = scripted_stream(b"id: 1\nevent: chunk\n" + chunk(content, USAGE), b"id: 2\ndata: [DONE]")
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == f"id: 1\nevent: chunk\n{chunk(content).decode()}\n\nid: 2\ndata: [DONE]\n\n"
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST

@@ -69,7 +69,7 @@ class _Relay:
         """The bytes to send for one upstream event (possibly none)."""
         payload = data_of(event)
         if payload == b"[DONE]":
-            return await self._on_done()
+            return await self._on_done(event + b"\n\n")
         if self._hide_usage and payload is not None:
             bare = without_null_usage(payload)
             if len(bare) != len(payload):
@@ -93,25 +93,27 @@ class _Relay:
         settlement = await self.call.settle(reported, outcome="completed", source="upstream")
         if self.call.request.wants_usage:
             chunk["usage"] = client_usage(chunk["usage"], settlement.charged)
-            return _frame(chunk)
-        if chunk.get("choices"):
+        elif chunk.get("choices"):
             del chunk["usage"]
-            return _frame(chunk)
-        return b""  # the usage-only chunk the client did not ask for
+        else:
+            # The usage-only chunk the client did not ask for goes whole: an event left
+            # without data would be read as an empty JSON message by some SDKs.
+            return b""
+        return with_data(event, orjson.dumps(chunk)) + b"\n\n"
 
-    async def _on_done(self) -> bytes:
+    async def _on_done(self, done: bytes) -> bytes:
         self.done_sent = True
         if self.call.ended:
-            return DONE
+            return done
         # The upstream finished without reporting usage: bill by the delivered-usage rule.
         last = (loads_object(self._unread[-1]) if self._unread else None) or {}
         tokens = self.delivered_tokens()
         settlement = await self.call.settle_delivered(tokens, outcome="completed")
         if not self.call.request.wants_usage:
-            return DONE
+            return done
         usage = client_usage(self.call.estimated_usage(tokens), settlement.charged)
         base: dict[str, Any] = {k: last[k] for k in ("id", "object", "created", "model") if k in last}
-        return _frame({**base, "choices": [], "usage": usage}) + DONE
+        return _frame({**base, "choices": [], "usage": usage}) + done
 
     async def on_end(self, reason: str | None) -> bytes:
         """The upstream body ended (reason None) or broke (reason given)."""
