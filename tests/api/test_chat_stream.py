@@ -213,3 +213,55 @@ async def test_a_chunk_stripped_of_usage_keeps_its_other_lines(proxied: Gateway,
     assert status == 200
     assert text == f"id: 1\nevent: chunk\n{chunk(content).decode()}\n\nid: 2\ndata: [DONE]\n\n"
     assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+def choice(index: int, content: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": content} if content is not None else {}
+    return chunk(orjson.dumps([{"index": index, "delta": delta, "finish_reason": finish}]).decode())
+
+
+async def usage_row(gateway: Gateway) -> Any:
+    async with gateway.runtime.db.read() as tx:
+        return await tx.fetchrow("SELECT * FROM usage_records")
+
+
+async def test_a_stream_whose_choices_all_finished_completed_without_done(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        choice(0, "Hello"), choice(1, "Hi"), choice(0, None, "stop"), choice(1, None, "length")
+    )
+    status, text = await stream(proxied, account["api_key"], n=2, stream_options={"include_usage": True})
+    assert status == 200
+    found = events(text)
+    assert found[-1] == "[DONE]" and not any("error" in e for e in found[:-1])
+    row = await usage_row(proxied)
+    # the delivered-usage rule: max(2 chunks with text, ⌈7 bytes / 4⌉) completion tokens
+    assert (row["outcome"], row["usage_source"], row["completion_tokens"]) == ("completed", "estimated", 2)
+    assert found[-2]["choices"] == [] and found[-2]["usage"]["completion_tokens"] == 2
+    assert found[-2]["id"] == "c1"
+    # sim/gpt-small: 150 nano-credits per prompt token, 600 per completion token
+    assert row["cost"] == row["prompt_tokens"] * 150 + 2 * 600
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - Decimal(row["cost"]) / 10**9
+
+
+async def test_a_stream_that_finished_without_done_ends_normally_for_a_client_without_usage(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(choice(0, "Hello"), choice(0, None, "stop"))
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == f"{choice(0, 'Hello').decode()}\n\n{choice(0, None, 'stop').decode()}\n\ndata: [DONE]\n\n"
+    assert (await usage_row(proxied))["outcome"] == "completed"
+
+
+async def test_a_stream_with_an_unfinished_choice_and_no_done_was_cut(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(choice(0, "Hello"), choice(1, "Hi"), choice(0, None, "stop"))
+    status, text = await stream(proxied, account["api_key"], n=2)
+    assert status == 200
+    found = events(text)
+    assert "error" in found[-1] and "[DONE]" not in found
+    assert (await usage_row(proxied))["outcome"] == "cut"

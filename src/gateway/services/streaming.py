@@ -5,7 +5,8 @@ chunk arrives the call is settled (committed) before that chunk — carrying `co
 final `[DONE]` go out, so a balance read after the stream already shows the charge. Clients
 that did not ask for usage never see that chunk, nor the `"usage": null` the upstream then
 adds to every other one. A stream the client dropped is still read to its end and billed in
-full; one the upstream cut is billed by the delivered-usage rule.
+full; one the upstream cut is billed by the delivered-usage rule, as is one that ends without
+usage or `[DONE]` after every choice finished — which completed, and ends normally.
 """
 
 from __future__ import annotations
@@ -52,18 +53,37 @@ class _Relay:
         self.upstream_error = False
         self.done_sent = False
         self._delivered = estimate.DeliveredText()
-        self._unread: list[bytes] = []  # passed-through payloads, counted only if ever needed
+        self._unread: list[bytes] = []  # passed-through payloads, read only if ever needed
+        self._finished: set[int] = set()  # indexes of the choices given a finish_reason
+        self._last: dict[str, Any] = {}  # the last passed-through chunk read
         # The upstream adds `"usage": null` to every chunk when asked for usage, which the
         # gateway always does; a client that did not ask gets chunks as they would have been.
         self._hide_usage = not call.request.wants_usage
 
-    def delivered_tokens(self) -> int:
+    def _read(self, chunk: dict[str, Any]) -> None:
+        choices = chunk.get("choices")
+        self._delivered.add_choices(choices, "delta")
+        for choice in choices if isinstance(choices, list) else ():
+            if isinstance(choice, dict) and choice.get("finish_reason") is not None:
+                index = choice.get("index", 0)
+                if isinstance(index, int):
+                    self._finished.add(index)
+
+    def _read_unread(self) -> None:
         for payload in self._unread:
             chunk = loads_object(payload)
             if chunk is not None:
-                self._delivered.add_choices(chunk.get("choices"), "delta")
+                self._read(chunk)
+                self._last = chunk
         self._unread.clear()
+
+    def delivered_tokens(self) -> int:
+        self._read_unread()
         return self._delivered.tokens
+
+    def _all_choices_finished(self) -> bool:
+        self._read_unread()
+        return self._finished.issuperset(range(self.call.request.n))
 
     async def on_event(self, event: bytes) -> bytes:
         """The bytes to send for one upstream event (possibly none)."""
@@ -86,7 +106,7 @@ class _Relay:
     async def _on_parsed(self, chunk: dict[str, Any], event: bytes) -> bytes:
         if "error" in chunk:
             self.upstream_error = True
-        self._delivered.add_choices(chunk.get("choices"), "delta")
+        self._read(chunk)
         reported = usage_from(chunk.get("usage"))
         if reported is None or self.call.ended:
             return event + b"\n\n"
@@ -106,19 +126,21 @@ class _Relay:
         if self.call.ended:
             return done
         # The upstream finished without reporting usage: bill by the delivered-usage rule.
-        last = (loads_object(self._unread[-1]) if self._unread else None) or {}
         tokens = self.delivered_tokens()
         settlement = await self.call.settle_delivered(tokens, outcome="completed")
         if not self.call.request.wants_usage:
             return done
         usage = client_usage(self.call.estimated_usage(tokens), settlement.charged)
-        base: dict[str, Any] = {k: last[k] for k in ("id", "object", "created", "model") if k in last}
+        base: dict[str, Any] = {k: self._last[k] for k in ("id", "object", "created", "model") if k in self._last}
         return _frame({**base, "choices": [], "usage": usage}) + done
 
     async def on_end(self, reason: str | None) -> bytes:
         """The upstream body ended (reason None) or broke (reason given)."""
         if self.call.ended:
             return b"" if self.done_sent or reason else DONE
+        if reason is None and not self.upstream_error and self._all_choices_finished():
+            # Every choice finished: the upstream completed and only left out [DONE].
+            return await self._on_done(DONE)
         reason = reason or ("upstream_error" if self.upstream_error else "cut")
         tokens = self.delivered_tokens()
         if tokens == 0:
