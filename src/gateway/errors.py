@@ -14,8 +14,9 @@ import orjson
 
 class GatewayError(Exception):
     status: ClassVar[int] = 500
-    type: ClassVar[str] = "server_error"
-    code: ClassVar[str] = "internal_error"
+    # Not ClassVars: an instance may carry another's type and code (an upstream's refusal).
+    type: str = "server_error"
+    code: str = "internal_error"
     default_message: ClassVar[str] = "internal error"
 
     def __init__(
@@ -55,7 +56,18 @@ class ModelNotFound(InvalidRequest):
 
 
 class UpstreamBadRequest(InvalidRequest):
-    """The upstream refused the request itself (e.g. context too long); its message is kept."""
+    """The upstream refused the request itself (e.g. context too long). Its message, and its
+    type, code and param when given, are kept: SDKs and frameworks act on `code`
+    (`context_length_exceeded`)."""
+
+    def __init__(
+        self, message: str, *, error_type: str | None = None, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message, param=param)
+        if error_type is not None:
+            self.type = error_type
+        if code is not None:
+            self.code = code
 
 
 # 401 ------------------------------------------------------------------------------------

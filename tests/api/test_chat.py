@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from gateway.db import reservations
 from tests.support import FakeUpstream, Gateway, bearer, json_decimal
@@ -212,3 +213,28 @@ async def test_request_id_is_echoed_or_made(gateway: Gateway) -> None:
     assert response.headers["x-request-id"] == "client-req-42"
     response = await gateway.chat(account["api_key"])
     assert response.headers["x-request-id"].startswith("req_")
+
+
+async def test_an_answer_with_nan_and_infinity_is_passed_through_and_charged(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    """vLLM-based providers send NaN and -Infinity in logprobs; Python's json reads them."""
+    account = await proxied.customer("1")
+    raw = (
+        b'{"id":"c1","object":"chat.completion","created":1,"model":"sim/gpt-small","choices":[{"index":0,'
+        b'"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop","logprobs":{"content":['
+        b'{"token":"Hi","logprob":-Infinity,"top_logprobs":[{"token":"Hi","logprob":NaN}]}]}}],'
+        b'"usage":{"prompt_tokens":9,"completion_tokens":20,"total_tokens":29}}'
+    )
+
+    async def answer(_: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(body=raw, content_type="application/json")
+
+    upstream.answer = answer
+    response = await proxied.chat(account["api_key"])
+    assert response.status_code == 200, response.text
+    assert '"logprob":-Infinity' in response.text and '"logprob":NaN' in response.text
+    body = json.loads(response.content, parse_float=Decimal)
+    assert body["usage"]["cost"] == HELLO_COST
+    assert body["choices"][0]["message"]["content"] == "Hi"
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST

@@ -1,13 +1,32 @@
 """Streamed answers: relayed as they come, settled before the last event."""
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from aiohttp import web
 
-from tests.support import Gateway, bearer
+from tests.support import Answer, FakeUpstream, Gateway, bearer
 
 HELLO_COST = Decimal("0.00001335")
+
+
+def scripted_stream(*events: bytes) -> Answer:
+    """An upstream answering these SSE events (each without its blank-line terminator)."""
+
+    async def answer(_: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(body=b"".join(e + b"\n\n" for e in events), content_type="text/event-stream")
+
+    return answer
+
+
+def chunk(choices: str, extra: str = "") -> bytes:
+    head = b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"sim/gpt-small","choices":'
+    return head + choices.encode() + extra.encode() + b"}"
+
+
+USAGE = ',"usage":{"prompt_tokens":9,"completion_tokens":20,"total_tokens":29}'
 
 
 def events(text: str) -> list[Any]:
@@ -116,3 +135,133 @@ async def test_stream_errors_before_the_stream_are_json(gateway: Gateway) -> Non
     assert status == 502
     assert orjson.loads(text)["error"]["code"] == "upstream_error"
     assert (await gateway.balance(account["api_key"]))["credits"] == 1
+
+
+async def test_stream_chunks_with_nan_are_read_and_passed_through(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        chunk(
+            '[{"index":0,"delta":{"content":"Hi"},"logprobs":{"content":[{"logprob":-Infinity}]},"finish_reason":null}]'
+        ),
+        chunk('[{"index":0,"delta":{},"logprobs":{"content":[{"logprob":NaN}]},"finish_reason":"stop"}]', USAGE),
+        b"data: [DONE]",
+    )
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    assert '"logprob":-Infinity' in text and '"logprob":NaN' in text
+    last = json.loads(text.split("\n\n")[-3].removeprefix("data: "), parse_float=Decimal)
+    assert last["usage"]["cost"] == HELLO_COST and last["choices"][0]["finish_reason"] == "stop"
+    assert text.endswith("data: [DONE]\n\n")
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+NULL_USAGE_CHUNKS = (
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}',
+    b'data: {"usage": null, "id":"c1","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":null}]}',
+    b'data: {"id":"c1","usage" : null ,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+)
+
+
+async def test_chunks_reach_a_client_that_did_not_ask_for_usage_as_the_upstream_sent_them(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    """The `"usage": null` in every chunk is an effect of the include_usage the gateway added."""
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(*NULL_USAGE_CHUNKS, chunk("[]", USAGE), b"data: [DONE]")
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == (
+        'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+        'data: {"id":"c1","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":null}]}\n\n'
+        'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+async def test_chunks_reach_a_client_that_asked_for_usage_untouched(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(*NULL_USAGE_CHUNKS, chunk("[]", USAGE), b"data: [DONE]")
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    assert text.startswith("".join(c.decode() + "\n\n" for c in NULL_USAGE_CHUNKS))
+    assert events(text)[-2]["usage"]["cost"] == float(HELLO_COST)
+
+
+async def test_a_usage_chunk_given_its_cost_keeps_its_other_lines(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        b"id: 1\nevent: chunk\n" + chunk('[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]'),
+        b": usage follows\nid: 2\nevent: chunk\n" + chunk("[]", USAGE) + b"\nretry: 3000",
+        b"id: 3\ndata: [DONE]",
+    )
+    status, text = await stream(proxied, account["api_key"], stream_options={"include_usage": True})
+    assert status == 200
+    blocks = text.split("\n\n")
+    assert blocks[0].startswith("id: 1\nevent: chunk\ndata: {")
+    comment, id_line, event_line, data, retry = blocks[1].split("\n")
+    assert (comment, id_line, event_line, retry) == (": usage follows", "id: 2", "event: chunk", "retry: 3000")
+    assert json.loads(data.removeprefix("data: "), parse_float=Decimal)["usage"]["cost"] == HELLO_COST
+    assert blocks[2:] == ["id: 3\ndata: [DONE]", ""]
+
+
+async def test_a_chunk_stripped_of_usage_keeps_its_other_lines(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    content = '[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]'
+    upstream.answer = scripted_stream(b"id: 1\nevent: chunk\n" + chunk(content, USAGE), b"id: 2\ndata: [DONE]")
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == f"id: 1\nevent: chunk\n{chunk(content).decode()}\n\nid: 2\ndata: [DONE]\n\n"
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - HELLO_COST
+
+
+def choice(index: int, content: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": content} if content is not None else {}
+    return chunk(orjson.dumps([{"index": index, "delta": delta, "finish_reason": finish}]).decode())
+
+
+async def usage_row(gateway: Gateway) -> Any:
+    async with gateway.runtime.db.read() as tx:
+        return await tx.fetchrow("SELECT * FROM usage_records")
+
+
+async def test_a_stream_whose_choices_all_finished_completed_without_done(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(
+        choice(0, "Hello"), choice(1, "Hi"), choice(0, None, "stop"), choice(1, None, "length")
+    )
+    status, text = await stream(proxied, account["api_key"], n=2, stream_options={"include_usage": True})
+    assert status == 200
+    found = events(text)
+    assert found[-1] == "[DONE]" and not any("error" in e for e in found[:-1])
+    row = await usage_row(proxied)
+    # the delivered-usage rule: max(2 chunks with text, ⌈7 bytes / 4⌉) completion tokens
+    assert (row["outcome"], row["usage_source"], row["completion_tokens"]) == ("completed", "estimated", 2)
+    assert found[-2]["choices"] == [] and found[-2]["usage"]["completion_tokens"] == 2
+    assert found[-2]["id"] == "c1"
+    # sim/gpt-small: 150 nano-credits per prompt token, 600 per completion token
+    assert row["cost"] == row["prompt_tokens"] * 150 + 2 * 600
+    assert (await proxied.balance(account["api_key"]))["credits"] == 1 - Decimal(row["cost"]) / 10**9
+
+
+async def test_a_stream_that_finished_without_done_ends_normally_for_a_client_without_usage(
+    proxied: Gateway, upstream: FakeUpstream
+) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(choice(0, "Hello"), choice(0, None, "stop"))
+    status, text = await stream(proxied, account["api_key"])
+    assert status == 200
+    assert text == f"{choice(0, 'Hello').decode()}\n\n{choice(0, None, 'stop').decode()}\n\ndata: [DONE]\n\n"
+    assert (await usage_row(proxied))["outcome"] == "completed"
+
+
+async def test_a_stream_with_an_unfinished_choice_and_no_done_was_cut(proxied: Gateway, upstream: FakeUpstream) -> None:
+    account = await proxied.customer("1")
+    upstream.answer = scripted_stream(choice(0, "Hello"), choice(1, "Hi"), choice(0, None, "stop"))
+    status, text = await stream(proxied, account["api_key"], n=2)
+    assert status == 200
+    found = events(text)
+    assert "error" in found[-1] and "[DONE]" not in found
+    assert (await usage_row(proxied))["outcome"] == "cut"

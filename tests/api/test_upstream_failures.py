@@ -82,6 +82,26 @@ async def test_http_upstream_statuses_are_mapped(
     assert (balance["credits"], balance["reserved"]) == (1, 0)
 
 
+async def test_an_upstream_400_keeps_its_code_param_and_type(proxied: Gateway, upstream: FakeUpstream) -> None:
+    """SDK users read `e.code`, and LangChain recognises a context overflow by it."""
+    account = await proxied.customer("1")
+    error = {
+        "message": "This model's maximum context length is 8192 tokens (key sk-upstream-secret-123)",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    upstream.answer = scripted(400, {"error": error})
+    response = await proxied.chat(account["api_key"])
+    assert response.status_code == 400
+    shown = response.json()["error"]
+    assert shown["code"] == "context_length_exceeded"
+    assert (shown["param"], shown["type"]) == ("messages", "invalid_request_error")
+    assert "sk-upstream-secret-123" not in response.text
+    balance = await proxied.balance(account["api_key"])
+    assert (balance["credits"], balance["reserved"]) == (1, 0)
+
+
 async def test_an_unreadable_upstream_answer_is_a_502(proxied: Gateway, upstream: FakeUpstream) -> None:
     account = await proxied.customer("1")
 

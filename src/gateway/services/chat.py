@@ -20,7 +20,7 @@ from gateway.db.database import Database
 from gateway.db.ledger import Balance
 from gateway.db.usage import UsageRow
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
-from gateway.services import billing, estimate
+from gateway.services import billing, estimate, lenient_json
 from gateway.services.audit import Auditor
 from gateway.services.auth import Principal
 from gateway.services.billing import Hold, PendingReleases, Settlement
@@ -129,11 +129,8 @@ class ChatCall:
             raise
         finally:
             reply.close()
-        try:
-            document = orjson.loads(raw)
-            if not isinstance(document, dict):
-                raise TypeError
-        except (orjson.JSONDecodeError, TypeError):
+        document = lenient_json.loads_object(raw)
+        if document is None:
             await self.fail("unreadable")
             raise UpstreamError("the upstream provider sent an unreadable answer; nothing was charged") from None
         reported = usage_from(document.get("usage"))
@@ -145,7 +142,7 @@ class ChatCall:
             settlement = await self.settle(reported, outcome="completed", source="upstream")
             reported_doc = document["usage"]
         document["usage"] = client_usage(reported_doc, settlement.charged)
-        return orjson.dumps(document)
+        return orjson.dumps(document)  # NaN and the like come back as sent (see lenient_json)
 
     def relay(self, reply: UpstreamReply) -> AsyncGenerator[bytes]:
         return relay_stream(self, reply)

@@ -3,8 +3,10 @@
 Events pass through as they arrive. The upstream is always asked for usage; when its usage
 chunk arrives the call is settled (committed) before that chunk — carrying `cost` — and the
 final `[DONE]` go out, so a balance read after the stream already shows the charge. Clients
-that did not ask for usage never see that chunk. A stream the client dropped is still read
-to its end and billed in full; one the upstream cut is billed by the delivered-usage rule.
+that did not ask for usage never see that chunk, nor the `"usage": null` the upstream then
+adds to every other one. A stream the client dropped is still read to its end and billed in
+full; one the upstream cut is billed by the delivered-usage rule, as is one that ends without
+usage or `[DONE]` after every choice finished — which completed, and ends normally.
 """
 
 from __future__ import annotations
@@ -17,41 +19,13 @@ import orjson
 
 from gateway.services import estimate
 from gateway.services.chat_usage import client_usage, usage_from
+from gateway.services.lenient_json import loads_object
 from gateway.services.money import credits_text
+from gateway.services.sse import DONE, SseSplitter, data_of, with_data, without_null_usage
 from gateway.upstream.base import StreamBroken, UpstreamReply
 
 if TYPE_CHECKING:
     from gateway.services.chat import ChatCall
-
-DONE = b"data: [DONE]\n\n"
-
-
-class SseSplitter:
-    """Cuts a byte stream into complete SSE events (without their blank-line terminator)."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        data = self._buffer + chunk
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-            if data.endswith(b"\r"):  # the rest of a CRLF is still on its way
-                self._buffer = data
-                return []
-        *events, self._buffer = data.split(b"\n\n")
-        return [e for e in events if e]
-
-    def rest(self) -> bytes:
-        return self._buffer.strip()
-
-
-def data_of(event: bytes) -> bytes | None:
-    """The event's data payload; None for comments and events without data."""
-    if event.startswith(b"data:") and b"\n" not in event:
-        return event[5:].lstrip(b" ")
-    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
-    return b"\n".join(lines) if lines else None
 
 
 def _frame(chunk: dict[str, Any]) -> bytes:
@@ -79,24 +53,50 @@ class _Relay:
         self.upstream_error = False
         self.done_sent = False
         self._delivered = estimate.DeliveredText()
-        self._unread: list[bytes] = []  # passed-through payloads, counted only if ever needed
+        self._unread: list[bytes] = []  # passed-through payloads, read only if ever needed
+        self._finished: set[int] = set()  # indexes of the choices given a finish_reason
+        self._last: dict[str, Any] = {}  # the last passed-through chunk read
+        # The upstream adds `"usage": null` to every chunk when asked for usage, which the
+        # gateway always does; a client that did not ask gets chunks as they would have been.
+        self._hide_usage = not call.request.wants_usage
+
+    def _read(self, chunk: dict[str, Any]) -> None:
+        choices = chunk.get("choices")
+        self._delivered.add_choices(choices, "delta")
+        for choice in choices if isinstance(choices, list) else ():
+            if isinstance(choice, dict) and choice.get("finish_reason") is not None:
+                index = choice.get("index", 0)
+                if isinstance(index, int):
+                    self._finished.add(index)
+
+    def _read_unread(self) -> None:
+        for payload in self._unread:
+            chunk = loads_object(payload)
+            if chunk is not None:
+                self._read(chunk)
+                self._last = chunk
+        self._unread.clear()
 
     def delivered_tokens(self) -> int:
-        for payload in self._unread:
-            chunk = _json_object(payload)
-            if chunk is not None:
-                self._delivered.add_choices(chunk.get("choices"), "delta")
-        self._unread.clear()
+        self._read_unread()
         return self._delivered.tokens
+
+    def _all_choices_finished(self) -> bool:
+        self._read_unread()
+        return self._finished.issuperset(range(self.call.request.n))
 
     async def on_event(self, event: bytes) -> bytes:
         """The bytes to send for one upstream event (possibly none)."""
         payload = data_of(event)
         if payload == b"[DONE]":
-            return await self._on_done()
+            return await self._on_done(event + b"\n\n")
+        if self._hide_usage and payload is not None:
+            bare = without_null_usage(payload)
+            if len(bare) != len(payload):
+                payload, event = bare, with_data(event, bare)
         chunk = None
         if payload is not None and _worth_parsing(payload):
-            chunk = _json_object(payload)
+            chunk = loads_object(payload)
         elif payload is not None:
             self._unread.append(payload)
         if chunk is None:
@@ -106,37 +106,41 @@ class _Relay:
     async def _on_parsed(self, chunk: dict[str, Any], event: bytes) -> bytes:
         if "error" in chunk:
             self.upstream_error = True
-        self._delivered.add_choices(chunk.get("choices"), "delta")
+        self._read(chunk)
         reported = usage_from(chunk.get("usage"))
         if reported is None or self.call.ended:
             return event + b"\n\n"
         settlement = await self.call.settle(reported, outcome="completed", source="upstream")
         if self.call.request.wants_usage:
             chunk["usage"] = client_usage(chunk["usage"], settlement.charged)
-            return _frame(chunk)
-        if chunk.get("choices"):
+        elif chunk.get("choices"):
             del chunk["usage"]
-            return _frame(chunk)
-        return b""  # the usage-only chunk the client did not ask for
+        else:
+            # The usage-only chunk the client did not ask for goes whole: an event left
+            # without data would be read as an empty JSON message by some SDKs.
+            return b""
+        return with_data(event, orjson.dumps(chunk)) + b"\n\n"
 
-    async def _on_done(self) -> bytes:
+    async def _on_done(self, done: bytes) -> bytes:
         self.done_sent = True
         if self.call.ended:
-            return DONE
+            return done
         # The upstream finished without reporting usage: bill by the delivered-usage rule.
-        last = (_json_object(self._unread[-1]) if self._unread else None) or {}
         tokens = self.delivered_tokens()
         settlement = await self.call.settle_delivered(tokens, outcome="completed")
         if not self.call.request.wants_usage:
-            return DONE
+            return done
         usage = client_usage(self.call.estimated_usage(tokens), settlement.charged)
-        base: dict[str, Any] = {k: last[k] for k in ("id", "object", "created", "model") if k in last}
-        return _frame({**base, "choices": [], "usage": usage}) + DONE
+        base: dict[str, Any] = {k: self._last[k] for k in ("id", "object", "created", "model") if k in self._last}
+        return _frame({**base, "choices": [], "usage": usage}) + done
 
     async def on_end(self, reason: str | None) -> bytes:
         """The upstream body ended (reason None) or broke (reason given)."""
         if self.call.ended:
             return b"" if self.done_sent or reason else DONE
+        if reason is None and not self.upstream_error and self._all_choices_finished():
+            # Every choice finished: the upstream completed and only left out [DONE].
+            return await self._on_done(DONE)
         reason = reason or ("upstream_error" if self.upstream_error else "cut")
         tokens = self.delivered_tokens()
         if tokens == 0:
@@ -147,14 +151,6 @@ class _Relay:
             "the upstream provider ended the stream early; charged "
             f"{credits_text(settlement.charged)} credits for what was delivered"
         )
-
-
-def _json_object(payload: bytes) -> dict[str, Any] | None:
-    try:
-        chunk = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    return chunk if isinstance(chunk, dict) else None
 
 
 async def relay_stream(call: ChatCall, reply: UpstreamReply) -> AsyncGenerator[bytes]:

@@ -7,6 +7,7 @@ never shown as the customer's auth or credit problem: they are a 502.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import orjson
 
@@ -22,18 +23,39 @@ from gateway.errors import (
 # Anything shaped like a secret key is cut out of upstream messages before they are shown.
 _SECRET_LIKE = re.compile(r"\b(?:sk|gw|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
 _MAX_MESSAGE = 500
+_MAX_FIELD = 100
 
 
-def upstream_message(body: bytes) -> str | None:
+def _error_object(body: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
+        return {}
     error = document.get("error") if isinstance(document, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if not isinstance(message, str) or not message.strip():
+    return error if isinstance(error, dict) else {}
+
+
+def _shown(error: dict[str, Any], name: str, limit: int) -> str | None:
+    """A string field of the upstream's error, fit to show; None when absent or not text."""
+    value = error.get(name)
+    if not isinstance(value, str) or not value.strip():
         return None
-    return _SECRET_LIKE.sub("[redacted]", message.strip())[:_MAX_MESSAGE]
+    # Scrubbed before it is cut, so a cut cannot leave a secret too short to be recognised.
+    return _SECRET_LIKE.sub("[redacted]", value.strip())[:limit]
+
+
+def upstream_message(body: bytes) -> str | None:
+    return _shown(_error_object(body), "message", _MAX_MESSAGE)
+
+
+def _refusal(body: bytes) -> UpstreamBadRequest:
+    error = _error_object(body)
+    return UpstreamBadRequest(
+        _shown(error, "message", _MAX_MESSAGE) or "the upstream provider refused this request",
+        error_type=_shown(error, "type", _MAX_FIELD),
+        code=_shown(error, "code", _MAX_FIELD),
+        param=_shown(error, "param", _MAX_FIELD),
+    )
 
 
 def _retry_after_seconds(value: str | None) -> int:
@@ -45,8 +67,7 @@ def _retry_after_seconds(value: str | None) -> int:
 
 def error_for_status(status: int, body: bytes, retry_after: str | None) -> GatewayError:
     if status in (400, 422):
-        message = upstream_message(body) or "the upstream provider refused this request"
-        return UpstreamBadRequest(message)
+        return _refusal(body)
     if status == 413:
         return RequestTooLarge("the upstream provider refused this request as too large")
     if status == 429:
