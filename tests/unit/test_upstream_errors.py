@@ -68,3 +68,8 @@ def test_only_refusals_keep_the_upstreams_code() -> None:
     body = b'{"error":{"message":"no","type":"server_error","code":"overloaded","param":null}}'
     rendered = orjson.loads(error_for_status(503, body, None).body())["error"]
     assert (rendered["type"], rendered["code"]) == ("api_error", "upstream_error")
+
+
+def test_a_secret_glued_to_a_word_is_scrubbed_too() -> None:
+    body = b'{"error": {"message": "bad_sk-abcdef123456 and key_ABCDEFGH were refused"}}'
+    assert upstream_message(body) == "bad_[redacted] and [redacted] were refused"

@@ -21,7 +21,8 @@ from gateway.errors import (
 )
 
 # Anything shaped like a secret key is cut out of upstream messages before they are shown.
-_SECRET_LIKE = re.compile(r"\b(?:sk|gw|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
+# Not `\b`: `_` is a word character, so a key glued to a word (`bad_sk-…`) must match too.
+_SECRET_LIKE = re.compile(r"(?<![A-Za-z0-9])(?:sk|gw|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
 _MAX_MESSAGE = 500
 _MAX_FIELD = 100
 
