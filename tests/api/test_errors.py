@@ -1,5 +1,6 @@
 """Every bad input gets a clear error in the OpenAI shape — never a 500."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -157,3 +158,16 @@ async def test_an_unexpected_failure_is_a_500_in_the_same_shape(
     response = await gateway.chat(account["api_key"])
     assert_error_shape(response, 500, "internal_error")
     assert "exploded" not in response.text
+
+
+async def test_numbers_with_huge_exponents_are_refused_at_once(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    for number in (b"1e-9999999", b"1e9999999", b"-1e9999999", b"1" + b"0" * 5000):
+        started = time.monotonic()
+        response = await gateway.client.post(
+            "/user/api-keys",
+            content=b'{"key_name": "k", "max_requests": ' + number + b"}",
+            headers={**bearer(account["api_key"]), "content-type": "application/json"},
+        )
+        assert_error_shape(response, 400, "invalid_request")
+        assert time.monotonic() - started < 2, "converting the number must not cost seconds"
