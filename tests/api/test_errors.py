@@ -171,3 +171,21 @@ async def test_numbers_with_huge_exponents_are_refused_at_once(gateway: Gateway)
         )
         assert_error_shape(response, 400, "invalid_request")
         assert time.monotonic() - started < 2, "converting the number must not cost seconds"
+
+
+async def test_an_unpayable_max_tokens_is_a_402_or_a_429(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    for plan_id, limits in (("untokened", {"requests_per_minute": 100}), ("tokened", {"tokens_per_day": 10**6})):
+        created = await gateway.client.post(
+            "/admin/plans", json={"id": plan_id, "name": plan_id, **limits}, headers=ADMIN
+        )
+        assert created.status_code == 201, created.text
+    await gateway.assign_plan(account["user_id"], "untokened")
+    response = await gateway.chat(account["api_key"], max_tokens=2**62)
+    assert_error_shape(response, 402, "insufficient_credits")
+    assert response.headers["x-should-retry"] == "false"
+    await gateway.assign_plan(account["user_id"], "tokened")
+    response = await gateway.chat(account["api_key"], max_tokens=2**62, stream=True)
+    assert_error_shape(response, 429, "token_limit_exceeded")
+    assert response.headers["x-should-retry"] == "false"
+    assert (await gateway.balance(account["api_key"]))["reserved"] == 0

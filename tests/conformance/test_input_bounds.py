@@ -183,3 +183,32 @@ async def test_query_numbers_beyond_the_bounds_are_refused(gateways: Gateways) -
         )
         assert page["data"][0]["amount"] == Decimal(10)
         await assert_reads_answer(gateway, api_key, "refused queries")
+
+
+async def test_an_unpayable_max_tokens_is_402_or_429_never_a_500(gateways: Gateways) -> None:
+    async with gateways() as gateway:
+        account = await gateway.customer("10")
+        api_key = account["api_key"]
+        plans = {"untokened": {"requests_per_minute": 1000}, "tokened": {"tokens_per_minute": 100_000}}
+        for plan_id, limits in plans.items():
+            created = await gateway.client.post(
+                "/admin/plans", json={"id": plan_id, "name": plan_id, **limits}, headers=ADMIN
+            )
+            assert created.status_code == 201, created.text
+        limited = await gateway.client.post(
+            "/user/api-keys",
+            json={"key_name": "capped", "spend_limit": "5", "max_requests": 10},
+            headers=bearer(api_key),
+        )
+        assert limited.status_code == 201, limited.text
+        for plan_id, status in (("untokened", 402), ("tokened", 429)):
+            await gateway.assign_plan(account["user_id"], plan_id)
+            before = await gateway.balance(api_key)
+            for key in (api_key, limited.json()["api_key"]):
+                for max_tokens, n in ((2**62, 1), (2**64 - 1, 128)):
+                    response = await gateway.chat(key, max_tokens=max_tokens, n=n)
+                    assert response.status_code == status, f"{plan_id} {max_tokens}×{n}: {response.text}"
+            assert await gateway.balance(api_key) == before  # nothing charged or held
+            assert (await gateway.chat(api_key)).status_code == 200  # nothing was left counted or held
+            await assert_reads_answer(gateway, api_key, f"max_tokens on {plan_id}")
+        assert await gateway.ledger_total(account["user_id"]) == (await gateway.balance(api_key))["credits"] * 10**9
