@@ -1,4 +1,5 @@
-"""The outermost ASGI app: request ids, body limits, and the fast lane for chat completions.
+"""The outermost ASGI app: request ids, body limits (size, JSON nesting), and the fast lane
+for chat completions.
 
 Written as a plain ASGI class (no BaseHTTPMiddleware) so streams pass through untouched.
 `POST /v1/chat/completions` goes straight to its raw handler: FastAPI's routing and
@@ -14,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError, InternalError, MethodNotAllowed, RequestTooLarge
+from gateway.errors import GatewayError, InternalError, InvalidRequest, MethodNotAllowed, RequestTooLarge
+from gateway.services.bounds import MAX_JSON_DEPTH, nesting_exceeds
 from gateway.services.ids import random_hex
 
 log = logging.getLogger("gateway.http")
@@ -104,6 +106,10 @@ class GatewayApp:
             body = await _read_body(scope, receive, self.max_body_bytes)
             if body is None:
                 return
+            if nesting_exceeds(body):
+                # Refused before anything is held or counted: the chat body may be re-serialised
+                # for the upstream (orjson writes at most 254 levels), and json.loads recurses.
+                raise InvalidRequest(f"the request body nests more than {MAX_JSON_DEPTH} levels deep")
             scope[BODY] = body
             if scope["path"] == CHAT_PATH:
                 if scope["method"] != "POST":

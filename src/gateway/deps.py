@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -11,6 +11,7 @@ from gateway.runtime import Runtime
 from gateway.services import allowlist
 from gateway.services.allowlist import Caller
 from gateway.services.auth import Admin, Principal
+from gateway.services.bounds import MAX_ROW_ID, MAX_TIMESTAMP
 from gateway.services.client_ip import client_ip
 
 
@@ -57,3 +58,9 @@ CurrentKey = Annotated[Principal, Depends(current_key)]
 ClientAddress = Annotated[str, Depends(client_address)]
 PageLimit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageAfter = Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")]
+IdCursor = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="cursor: the last id of the previous page")]
+
+
+def unix_time(description: str) -> Any:
+    """A Unix time query parameter: finite, from 1970 to the year 9999."""
+    return Query(ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False, description=description)

@@ -7,13 +7,16 @@ import logging
 import os
 import re
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse as parse_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.services.bounds import MAX_CREDITS
+from gateway.services.money import parse_credits, plain_decimal
 
 log = logging.getLogger("gateway.settings")
 
@@ -27,12 +30,13 @@ class ConfigError(Exception):
 
 
 def _decimal(value: Any, name: str) -> Decimal:
+    """Money settings are read like money inputs: plain decimal text, within MAX_CREDITS."""
     try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"{name} must be a decimal number") from exc
-    if not result.is_finite():
-        raise ValueError(f"{name} must be a finite decimal number")
+        result = plain_decimal(value if isinstance(value, Decimal | int) else str(value))
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
+    if not -MAX_CREDITS <= result <= MAX_CREDITS:
+        raise ValueError(f"{name} must be at most {MAX_CREDITS}")
     return result
 
 
@@ -108,6 +112,7 @@ class Settings(BaseSettings):
         markup = _decimal(value, "the markup")
         if markup <= 0:
             raise ValueError("must be greater than 0")
+        parse_credits(markup)  # at most 9 decimals, like a plan's markup
         return markup
 
     @field_validator("signup_credits", mode="before")
@@ -116,8 +121,7 @@ class Settings(BaseSettings):
         amount = _decimal(value, "the amount")
         if amount < 0:
             raise ValueError("must not be negative")
-        if amount != amount.quantize(Decimal("1e-9")):
-            raise ValueError("must have at most 9 decimals")
+        parse_credits(amount)  # raises ValueError with the reason
         return amount
 
     @field_validator("topup_fee_rate", mode="before")

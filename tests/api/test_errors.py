@@ -1,5 +1,6 @@
 """Every bad input gets a clear error in the OpenAI shape — never a 500."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -157,3 +158,83 @@ async def test_an_unexpected_failure_is_a_500_in_the_same_shape(
     response = await gateway.chat(account["api_key"])
     assert_error_shape(response, 500, "internal_error")
     assert "exploded" not in response.text
+
+
+def nested(depth: int) -> bytes:
+    """A JSON value `depth` containers deep."""
+    return b'[{"a": ' * (depth // 2) + (b"[]" if depth % 2 else b"0") + b"}]" * (depth // 2)
+
+
+def chat_body(*, extra: bytes, stream: bool = True) -> bytes:
+    head = b'{"model": "sim/gpt-small", "messages": [{"role": "user", "content": "Hello"}], '
+    return head + b'"stream": ' + (b"true" if stream else b"false") + b", " + extra + b"}"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_deeply_nested_chat_bodies_are_refused_before_anything_is_held(gateway: Gateway, stream: bool) -> None:
+    account = await gateway.customer("1")
+    limit = 128  # the documented limit: a body nests at most 128 levels, its own object included
+    fits = chat_body(extra=b'"metadata_x": ' + nested(limit - 1), stream=stream)
+    response = await gateway.client.post("/v1/chat/completions", content=fits, headers=bearer(account["api_key"]))
+    assert response.status_code == 200, response.text
+    for depth in (limit, 300, 1100):
+        deep = chat_body(extra=b'"metadata_x": ' + nested(depth), stream=stream)
+        response = await gateway.client.post("/v1/chat/completions", content=deep, headers=bearer(account["api_key"]))
+        assert_error_shape(response, 400, "invalid_request")
+        assert "128 levels" in response.json()["error"]["message"]
+    assert (await gateway.balance(account["api_key"]))["reserved"] == 0
+    windows = (await gateway.client.get("/user/limit", headers=bearer(account["api_key"]))).json()["limits"]
+    assert {w["used"] for w in windows if w["dimension"] == "requests"} == {1}  # only the one that fitted
+
+
+async def test_deeply_nested_tools_on_a_test_key_are_refused(gateway: Gateway) -> None:
+    account = await gateway.register("t@example.com", environment_tag="test")
+    assert account["api_key"].startswith("gw_test_")
+    for depth in (300, 129):
+        body = chat_body(extra=b'"tools": [' + nested(depth - 2) + b"]")
+        response = await gateway.client.post("/v1/chat/completions", content=body, headers=bearer(account["api_key"]))
+        assert_error_shape(response, 400, "invalid_request")
+    shallow = chat_body(extra=b'"tools": [' + nested(100) + b"]")
+    response = await gateway.client.post("/v1/chat/completions", content=shallow, headers=bearer(account["api_key"]))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("depth", [129, 300, 5000])
+async def test_deeply_nested_bodies_on_api_routes_are_refused(gateway: Gateway, depth: int) -> None:
+    content = b'{"email": "deep@example.com", "username": ' + nested(depth) + b"}"
+    response = await gateway.client.post(
+        "/auth/register", content=content, headers={"content-type": "application/json"}
+    )
+    assert_error_shape(response, 400, "invalid_request")
+    assert "128 levels" in response.json()["error"]["message"]
+
+
+async def test_numbers_with_huge_exponents_are_refused_at_once(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    for number in (b"1e-9999999", b"1e9999999", b"-1e9999999", b"1" + b"0" * 5000):
+        started = time.monotonic()
+        response = await gateway.client.post(
+            "/user/api-keys",
+            content=b'{"key_name": "k", "max_requests": ' + number + b"}",
+            headers={**bearer(account["api_key"]), "content-type": "application/json"},
+        )
+        assert_error_shape(response, 400, "invalid_request")
+        assert time.monotonic() - started < 2, "converting the number must not cost seconds"
+
+
+async def test_an_unpayable_max_tokens_is_a_402_or_a_429(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    for plan_id, limits in (("untokened", {"requests_per_minute": 100}), ("tokened", {"tokens_per_day": 10**6})):
+        created = await gateway.client.post(
+            "/admin/plans", json={"id": plan_id, "name": plan_id, **limits}, headers=ADMIN
+        )
+        assert created.status_code == 201, created.text
+    await gateway.assign_plan(account["user_id"], "untokened")
+    response = await gateway.chat(account["api_key"], max_tokens=2**62)
+    assert_error_shape(response, 402, "insufficient_credits")
+    assert response.headers["x-should-retry"] == "false"
+    await gateway.assign_plan(account["user_id"], "tokened")
+    response = await gateway.chat(account["api_key"], max_tokens=2**62, stream=True)
+    assert_error_shape(response, 429, "token_limit_exceeded")
+    assert response.headers["x-should-retry"] == "false"
+    assert (await gateway.balance(account["api_key"]))["reserved"] == 0

@@ -92,3 +92,33 @@ def test_development_generates_and_keeps_a_secret(tmp_path: Path) -> None:
     assert first.secret() == second.secret()
     assert len(first.secret()) >= 32
     assert path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SIGNUP_CREDITS", "1e20"),
+        ("SIGNUP_CREDITS", "1_000"),
+        ("SIGNUP_CREDITS", "1e999999999"),
+        ("SIGNUP_CREDITS", "Infinity"),
+        ("CREDIT_MARKUP", "1e20"),
+        ("CREDIT_MARKUP", "1_0"),
+        ("CREDIT_MARKUP", "1e-999999999"),
+        ("CREDIT_MARKUP", "NaN"),
+        ("TOPUP_FEE_RATE", "0_5"),
+        ("TOPUP_FEE_RATE", "\u0660.5"),
+    ],
+)
+def test_money_settings_are_plain_decimal_text_within_bounds(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings(dev_secret=False, _env_file=None)
+
+
+def test_money_settings_accept_their_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNUP_CREDITS", "1000000000")
+    monkeypatch.setenv("CREDIT_MARKUP", "1e3")
+    settings = load_settings(dev_secret=False, _env_file=None)
+    assert (settings.signup_credits, settings.credit_markup) == (10**9, 1000)

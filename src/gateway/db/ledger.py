@@ -52,13 +52,15 @@ async def balance(tx: Tx, user_id: str, *, for_update: bool = False) -> Balance 
     return None if row is None else Balance(row["credits"], row["reserved"])
 
 
-async def add(tx: Tx, *, user_id: str, amount: int) -> Balance | None:
-    """Add (or, if negative, take) spendable credits; None if that would go below zero."""
+async def add(tx: Tx, *, user_id: str, amount: int, ceiling: int) -> Balance | None:
+    """Add (or, if negative, take) spendable credits; None if that would take them below zero
+    or credits + reserved past `ceiling` (which keeps every later sum inside 64 bits)."""
     row = await tx.fetchrow(
         "UPDATE balances SET credits = credits + $2 WHERE user_id = $1 AND credits + $2 >= 0 "
-        "RETURNING credits, reserved",
+        "AND credits + reserved + $2 <= $3 RETURNING credits, reserved",
         user_id,
         amount,
+        ceiling,
     )
     return None if row is None else Balance(row["credits"], row["reserved"])
 

@@ -8,15 +8,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import Field, model_validator
 
-from gateway.deps import PageAfter, PageLimit, RuntimeDep, current_admin
+from gateway.deps import PageAfter, PageLimit, RuntimeDep, current_admin, unix_time
 from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
-from gateway.routes.base import Body, CreditsIn, GatewayRoute
+from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute
 from gateway.routes.views import totals_view
 from gateway.services import admin, audit, reports
 from gateway.services.money import parse_credits
 
-Limit = Annotated[int, Field(ge=1)]
 router = APIRouter(prefix="/admin", route_class=GatewayRoute, tags=["admin"], dependencies=[Depends(current_admin)])
 
 
@@ -94,12 +93,12 @@ async def cache_status(runtime: RuntimeDep) -> Response:
 
 
 class LimitsIn(Body):
-    requests_per_minute: Limit | None = None
-    requests_per_hour: Limit | None = None
-    requests_per_day: Limit | None = None
-    tokens_per_minute: Limit | None = None
-    tokens_per_hour: Limit | None = None
-    tokens_per_day: Limit | None = None
+    requests_per_minute: Count | None = None
+    requests_per_hour: Count | None = None
+    requests_per_day: Count | None = None
+    tokens_per_minute: Count | None = None
+    tokens_per_hour: Count | None = None
+    tokens_per_day: Count | None = None
 
 
 class SetLimitsIn(Body):
@@ -129,7 +128,7 @@ async def set_limits(payload: SetLimitsIn, runtime: RuntimeDep) -> Response:
 @router.get("/monitor")
 async def monitor(
     runtime: RuntimeDep,
-    since: float | None = Query(default=None, description="Unix time; default: the last 24 hours"),
+    since: Annotated[float | None, unix_time("Unix time; default: the last 24 hours")] = None,
 ) -> Response:
     found = await reports.monitor(runtime.db, since=since)
     return ok({

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from gateway.db.usage import Totals
-from gateway.deps import CurrentKey, PageAfter, PageLimit, RuntimeDep, current_key
+from gateway.deps import CurrentKey, IdCursor, PageAfter, PageLimit, RuntimeDep, current_key, unix_time
 from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
-from gateway.routes.base import Body, CreditsIn, GatewayRoute
+from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute, WholeNumber
 from gateway.routes.views import audit_view, key_view, totals_view
 from gateway.services import api_keys, reports
 from gateway.services.api_keys import KeyChanges
@@ -24,17 +24,16 @@ router = APIRouter(
     prefix="/user/api-keys", route_class=GatewayRoute, tags=["api keys"], dependencies=[Depends(current_key)]
 )
 KeyId = Annotated[str, Path(max_length=100)]
-Limit = Annotated[int, Field(ge=1)]
 
 
 class KeySettings(Body):
-    expiration_days: int | None = Field(default=None, ge=1, le=3650)
-    max_requests: int | None = Field(default=None, ge=1)
+    expiration_days: Annotated[int, WholeNumber, Field(ge=1, le=3650)] | None = None
+    max_requests: Count | None = None
     spend_limit: CreditsIn | None = None
     ip_allowlist: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
     domain_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=100)
     allowed_models: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
-    rate_limits: dict[str, Limit | None] | None = None
+    rate_limits: dict[str, Count | None] | None = None
 
     def changes(self) -> KeyChanges:
         """Only the fields the client sent: an omitted field keeps its value, null clears it."""
@@ -124,11 +123,11 @@ async def audit_logs(
     principal: CurrentKey,
     runtime: RuntimeDep,
     limit: PageLimit = 20,
-    after: Annotated[int | None, Query(description="cursor: the last id of the previous page")] = None,
+    after: IdCursor = None,
     key_id: Annotated[str | None, Query(max_length=100)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[float | None, Query(description="Unix time, inclusive")] = None,
-    end: Annotated[float | None, Query(description="Unix time, exclusive")] = None,
+    start: Annotated[float | None, unix_time("Unix time, inclusive")] = None,
+    end: Annotated[float | None, unix_time("Unix time, exclusive")] = None,
 ) -> Response:
     found = await reports.audit_page(
         runtime.db, user_id=principal.user_id, limit=limit + 1, before=after, key_id=key_id, action=action,

@@ -13,7 +13,7 @@ from gateway.db.plans import LIMIT_FIELDS, PlanRow
 from gateway.deps import RuntimeDep, current_admin
 from gateway.errors import InvalidRequest
 from gateway.responses import ok
-from gateway.routes.base import Body, CreditsIn, GatewayRoute
+from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute, WholeNumber
 from gateway.routes.views import plan_view
 from gateway.services import plans
 from gateway.services.money import parse_credits
@@ -21,7 +21,6 @@ from gateway.services.money import parse_credits
 public = APIRouter(route_class=GatewayRoute, tags=["plans"])
 admin = APIRouter(prefix="/admin", route_class=GatewayRoute, tags=["admin"], dependencies=[Depends(current_admin)])
 PlanId = Annotated[str, Path(max_length=64)]
-Limit = Annotated[int, Field(ge=1)]
 
 
 class PlanChanges(Body):
@@ -29,18 +28,18 @@ class PlanChanges(Body):
     price_per_month: CreditsIn | None = None
     stripe_price_id: str | None = Field(default=None, max_length=200)
     included_credits: CreditsIn | None = None
-    requests_per_minute: Limit | None = None
-    requests_per_hour: Limit | None = None
-    requests_per_day: Limit | None = None
-    tokens_per_minute: Limit | None = None
-    tokens_per_hour: Limit | None = None
-    tokens_per_day: Limit | None = None
-    max_tokens_per_request: Limit | None = None
+    requests_per_minute: Count | None = None
+    requests_per_hour: Count | None = None
+    requests_per_day: Count | None = None
+    tokens_per_minute: Count | None = None
+    tokens_per_hour: Count | None = None
+    tokens_per_day: Count | None = None
+    max_tokens_per_request: Count | None = None
     allowed_models: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None, max_length=200
     )
-    max_api_keys: Limit | None = None
-    max_concurrent_requests: Limit | None = None
+    max_api_keys: Count | None = None
+    max_concurrent_requests: Count | None = None
     features: dict[str, bool] | None = None
     markup: CreditsIn | None = None
 
@@ -70,7 +69,7 @@ class NewPlanIn(PlanChanges):
 class AssignPlanIn(Body):
     user_id: str = Field(max_length=100)
     plan_id: str = Field(max_length=64)
-    duration_months: int = Field(default=1, ge=1, le=120)
+    duration_months: Annotated[int, WholeNumber, Field(ge=1, le=120)] = 1
 
 
 @public.get("/plans")

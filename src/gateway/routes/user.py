@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from gateway.deps import CurrentKey, PageLimit, RuntimeDep, current_key
+from gateway.deps import CurrentKey, IdCursor, PageLimit, RuntimeDep, current_key
 from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, GatewayRoute
@@ -153,7 +153,7 @@ async def my_transactions(
     principal: CurrentKey,
     runtime: RuntimeDep,
     limit: PageLimit = 20,
-    after: Annotated[int | None, Query(description="cursor: the last id of the previous page")] = None,
+    after: IdCursor = None,
 ) -> Response:
     found = await reports.ledger_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
     return page([ledger_view(r) for r in found], limit=limit)

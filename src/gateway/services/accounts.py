@@ -18,7 +18,7 @@ from gateway.services.audit import Auditor
 from gateway.services.auth import KeyAuthenticator
 from gateway.services.ids import new_id
 from gateway.services.keys import Environment
-from gateway.services.money import Nanos
+from gateway.services.money import MAX_NANOS, Nanos
 
 DEFAULT_PLAN = "free"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}")
@@ -79,7 +79,7 @@ async def register(
         )  # fmt: skip
         balance = Balance(0, 0)
         if signup_credits > 0:
-            balance = await ledger.add(tx, user_id=user.id, amount=signup_credits) or balance
+            balance = await ledger.add(tx, user_id=user.id, amount=signup_credits, ceiling=MAX_NANOS) or balance
             await ledger.append(
                 tx, user_id=user.id, kind="signup", amount=signup_credits,
                 reference=f"signup:{user.id}", after=balance, now=now, description="signup credits",

@@ -21,7 +21,7 @@ from gateway.db.ledger import Balance
 from gateway.db.usage import UsageRow
 from gateway.errors import InsufficientCredits, InternalError, NotFound, RateLimited
 from gateway.services.ids import new_id
-from gateway.services.money import ZERO, Nanos, credits_text
+from gateway.services.money import MAX_NANOS, ZERO, Nanos, credits_text
 
 log = logging.getLogger("gateway.billing")
 
@@ -68,7 +68,8 @@ async def reserve(
     """Hold `amount` (or what `amount(available)` decides, from the current balance).
 
     Raises InsufficientCredits when the balance cannot pay it (a computed amount of 0 means
-    not even a minimal answer is affordable), KeySpendLimitReached or KeyRequestCapReached.
+    not even a minimal answer is affordable; one above MAX_NANOS, the most a balance holds,
+    never is), KeySpendLimitReached or KeyRequestCapReached.
     """
     hold_id = new_id("res")
     wanted, outcome = Nanos(0), Placed.NO_CREDITS
@@ -80,8 +81,8 @@ async def reserve(
             wanted = amount(Nanos(balance.credits if balance else 0))
         else:
             wanted = amount
-        if wanted <= 0:
-            break
+        if wanted <= 0 or wanted > MAX_NANOS:
+            break  # past what any balance may hold (e.g. max_tokens 2^62): unaffordable, and past int64
         outcome = await holds.place(
             db, reservation_id=hold_id, user_id=user_id, key_id=key_id, key_limited=key_limited,
             amount=wanted, instance_id=instance_id, now=time.time(),

@@ -13,7 +13,8 @@ from gateway.db import ledger
 from gateway.db.database import Database, Tx
 from gateway.db.ledger import Balance
 from gateway.errors import GatewayError, InvalidRequest, NotFound, ReferenceConflict
-from gateway.services.money import Nanos, credits_text
+from gateway.services.bounds import MAX_CREDITS
+from gateway.services.money import MAX_NANOS, Nanos, credits_text
 
 
 class _ReferenceRace(Exception):
@@ -33,7 +34,8 @@ async def credit(
     """Add (or, if negative, take back) credits, once per reference.
 
     The same reference again answers the original result; used with another user or
-    amount it is a conflict. A negative amount may not take spendable credits below zero.
+    amount it is a conflict. A negative amount may not take spendable credits below zero, nor
+    a positive one the balance past MAX_CREDITS.
     """
     for _ in range(2):
         try:
@@ -64,7 +66,7 @@ async def _credit_once(
                     "this reference was already used with a different user or amount", param="reference"
                 )
             return Balance(existing.credits_after, existing.reserved_after)
-        after = await ledger.add(tx, user_id=user_id, amount=amount)
+        after = await ledger.add(tx, user_id=user_id, amount=amount, ceiling=MAX_NANOS)
         if after is None:
             raise await _refusal(tx, user_id, amount)
         appended = await ledger.append(
@@ -88,6 +90,12 @@ async def _refusal(tx: Tx, user_id: str, amount: int) -> GatewayError:
     current = await ledger.balance(tx, user_id)
     if current is None:
         return NotFound("no such user", param="user_id")
+    if amount > 0:
+        return InvalidRequest(
+            f"a top-up of {credits_text(amount)} would take the balance past the most it may hold "
+            f"({MAX_CREDITS} credits, reserved included)",
+            param="credits",
+        )
     return InvalidRequest(
         f"an adjustment of {credits_text(amount)} would take the balance below zero "
         f"(spendable: {credits_text(current.credits)})",

@@ -1,0 +1,40 @@
+import time
+
+import pytest
+
+from gateway.services.bounds import MAX_COUNT, MAX_JSON_DEPTH, nesting_exceeds
+
+
+def test_counts_stay_exact_where_they_are_doubles() -> None:
+    assert MAX_COUNT < 2**53  # Redis scripts count in doubles
+    assert MAX_JSON_DEPTH <= 254  # orjson writes no deeper document
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b"{}", 1),
+        (b"0", 0),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'{"a": "[[[[[[[["}', 1),  # brackets inside strings are text
+        (b'{"a": "\\"[[[[\\\\", "b": [[]]}', 3),  # escaped quotes and backslashes
+        (b"[" * 128 + b"]" * 128, 128),
+        (b"[" * 129 + b"]" * 129, 129),
+        (b'[{"a": ' * 100 + b"0" + b"}]" * 100, 200),
+    ],
+)
+def test_nesting_is_measured_outside_strings(raw: bytes, depth: int) -> None:
+    assert nesting_exceeds(raw, depth - 1) if depth else True
+    assert not nesting_exceeds(raw, depth)
+
+
+def test_the_default_limit_is_the_documented_one() -> None:
+    assert not nesting_exceeds(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
+    assert nesting_exceeds(b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1))
+
+
+def test_measuring_takes_linear_time_even_on_hostile_input() -> None:
+    hostile = b"[" * 200 + b'"' + b'\\"' * 2_000_000  # an unterminated string of escaped quotes
+    started = time.monotonic()
+    nesting_exceeds(hostile)
+    assert time.monotonic() - started < 1
