@@ -15,14 +15,15 @@ import os
 import secrets
 import time
 
-from gateway.db import users
+from gateway.db.accounts import users
 from gateway.db.database import open_database
-from gateway.db.plans import LIMIT_FIELDS, PlanRow
+from gateway.db.plans.plans import LIMIT_FIELDS
 from gateway.errors import NotFound
-from gateway.services import accounts, credits
-from gateway.services.keys import hashing_key
-from gateway.services.money import Nanos, parse_credits
-from gateway.services.plans import PlanBook
+from gateway.services.accounts import signup as accounts
+from gateway.services.billing import credits
+from gateway.services.billing.money import Nanos, parse_credits
+from gateway.services.keys.format import hashing_key
+from gateway.services.plans.book import PlanBook
 
 
 async def seed(database_url: str, amount: str, secret_key: str) -> str:
@@ -47,7 +48,7 @@ async def seed(database_url: str, amount: str, secret_key: str) -> str:
         )
         book = PlanBook(db)
         if await _missing(book):
-            await book.create(BENCH_PLAN)
+            await book.create("bench", "Benchmark (every limit on, none reached)", dict(BENCH_PLAN))
         async with db.transaction() as tx:
             await users.set_plan(tx, user_id=created.user.id, plan_id="bench", started_at=time.time(), expires_at=None)
         return created.api_key
@@ -56,19 +57,11 @@ async def seed(database_url: str, amount: str, secret_key: str) -> str:
 
 
 HIGH = 10**12
-BENCH_PLAN = PlanRow(
-    id="bench",
-    name="Benchmark (every limit on, none reached)",
-    price_per_month=0,
-    stripe_price_id=None,
-    included_credits=0,
-    limits=dict.fromkeys(LIMIT_FIELDS, HIGH),
-    max_tokens_per_request=None,
-    allowed_models=("*",),
-    max_api_keys=None,
-    max_concurrent_requests=100_000,
-    features={"streaming": True},
-)
+BENCH_PLAN = {
+    **dict.fromkeys(LIMIT_FIELDS, HIGH),
+    "max_concurrent_requests": 100_000,
+    "features": {"streaming": True},
+}
 
 
 async def _missing(book: PlanBook) -> bool:

@@ -121,10 +121,9 @@ class Gateway:
         return data
 
     async def ledger_total(self, user_id: str) -> int:
-        from gateway.db import ledger
+        from gateway.services.billing import balances
 
-        async with self.runtime.db.read() as tx:
-            return await ledger.total(tx, user_id)
+        return await balances.ledger_total(self.runtime.db, user_id=user_id)
 
 
 @asynccontextmanager

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.bounds import MAX_JSON_DEPTH, nesting_exceeds
 from gateway.errors import GatewayError, InternalError, InvalidRequest, MethodNotAllowed, RequestTooLarge
-from gateway.services.bounds import MAX_JSON_DEPTH, nesting_exceeds
-from gateway.services.ids import random_hex
+from gateway.ids import random_hex
 
 log = logging.getLogger("gateway.http")
 

@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
+from gateway.bounds import MAX_ROW_ID, MAX_TIMESTAMP
 from gateway.errors import ServiceUnavailable
 from gateway.runtime import Runtime
-from gateway.services import allowlist
-from gateway.services.allowlist import Caller
-from gateway.services.auth import Admin, Principal
-from gateway.services.bounds import MAX_ROW_ID, MAX_TIMESTAMP
-from gateway.services.client_ip import client_ip
+from gateway.services.keys import allowlist
+from gateway.services.keys.authenticate import Admin, Principal
+from gateway.services.keys.client_ip import client_ip
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -27,16 +26,18 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def client_address(request: Request, runtime: RuntimeDep) -> str:
     peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.getlist("x-forwarded-for"), runtime.settings.trusted_proxies)
+    return client_ip(peer, request.headers.getlist("x-forwarded-for"), runtime.trusted_proxies)
 
 
 async def _guarded(principal: Principal, request: Request, runtime: Runtime) -> Principal:
     """A key's allowlists hold on every route it can call, not only on `/v1/*`."""
     if principal.restricted:
-        caller = Caller(
-            ip=client_address(request, runtime),
+        caller = allowlist.caller_of(
+            peer=request.client.host if request.client else None,
+            forwarded_for=request.headers.getlist("x-forwarded-for"),
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
+            trusted_proxies=runtime.trusted_proxies,
         )
         await allowlist.guard(runtime.db, runtime.auditor, principal=principal, caller=caller)
     return principal

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse
 
-from gateway.services.money import Nanos, to_credits
+from gateway.services.billing.money import Nanos, to_credits
 
 
 def _default(value: Any) -> Any:

@@ -11,25 +11,27 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from gateway.db.catalog_store import CatalogStore, LocalCatalogStore, RedisCatalogStore
+from gateway.db.catalog.store import CatalogStore, LocalCatalogStore, RedisCatalogStore
 from gateway.db.database import Database, open_database
 from gateway.db.events import EventBus, LocalBus, RedisBus
-from gateway.db.rate_windows import MemoryWindows, WindowStore
-from gateway.db.rate_windows_redis import RedisWindows
+from gateway.db.limits.windows import MemoryWindows, WindowStore
+from gateway.db.limits.windows_redis import RedisWindows
 from gateway.db.redis_link import RedisLink
 from gateway.errors import GatewayError
-from gateway.services import plans, sweeper
-from gateway.services.audit import Auditor, audit_key
-from gateway.services.auth import KeyAuthenticator
-from gateway.services.billing import PendingReleases
-from gateway.services.catalog import CatalogService, load_price_file
-from gateway.services.chat import ChatContext
-from gateway.services.ids import new_id
-from gateway.services.keys import hashing_key
-from gateway.services.money import Nanos, parse_credits
-from gateway.services.plans import PlanBook
-from gateway.services.ratelimit import RateLimiter
-from gateway.services.throttle import PublicThrottle
+from gateway.ids import new_id
+from gateway.services.audit.chain import Auditor, audit_key
+from gateway.services.billing import sweeping
+from gateway.services.billing.holds import PendingReleases
+from gateway.services.billing.money import Nanos, parse_credits
+from gateway.services.catalog.cache import CatalogService
+from gateway.services.catalog.entries import load_price_file
+from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.keys.client_ip import IpNetwork
+from gateway.services.keys.format import hashing_key
+from gateway.services.limits.rate_limiter import RateLimiter
+from gateway.services.limits.throttle import PublicThrottle
+from gateway.services.plans import periods
+from gateway.services.plans.book import PlanBook
 from gateway.settings import Settings
 from gateway.upstream.base import Upstream
 from gateway.upstream.http import HttpUpstream
@@ -42,11 +44,21 @@ PLAN_CREDITS_EVERY_SECONDS = 3600
 
 @dataclass
 class Runtime:
+    """The running gateway's parts. It is also what the gateway call uses
+    (`services.call.context.CallContext`)."""
+
     settings: Settings
     db: Database
     pepper: bytes
     auth: KeyAuthenticator
-    chat: ChatContext  # what the gateway call needs: catalog, upstreams, plans, limiter, ...
+    auditor: Auditor
+    plans: PlanBook
+    catalog: CatalogService
+    limiter: RateLimiter
+    releases: PendingReleases  # holds whose call could not write its end, released later
+    upstream: Upstream  # where live keys' requests go
+    simulator: Upstream  # where test keys' requests go
+    instance_id: str  # this process, as the owner of the holds it places
     throttle: PublicThrottle
     signup_credits: Nanos
     bus: EventBus
@@ -54,28 +66,8 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
-    def instance_id(self) -> str:
-        return self.chat.instance_id
-
-    @property
-    def catalog(self) -> CatalogService:
-        return self.chat.catalog
-
-    @property
-    def upstream(self) -> Upstream:
-        return self.chat.upstream
-
-    @property
-    def plans(self) -> PlanBook:
-        return self.chat.plans
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self.chat.limiter
-
-    @property
-    def auditor(self) -> Auditor:
-        return self.chat.auditor
+    def trusted_proxies(self) -> list[IpNetwork]:
+        return self.settings.trusted_proxies
 
     def health(self) -> dict[str, str]:
         if self.redis is None:
@@ -123,17 +115,14 @@ async def start_runtime(settings: Settings) -> Runtime:
         db=db,
         pepper=pepper,
         auth=KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key),
-        chat=ChatContext(
-            db=db,
-            catalog=catalog,
-            upstream=upstream,
-            simulator=simulator,
-            instance_id=new_id("gw"),
-            plans=PlanBook(db),
-            limiter=RateLimiter(windows),
-            auditor=Auditor(audit_key(settings.secret())),
-            releases=PendingReleases(db),
-        ),
+        auditor=Auditor(audit_key(settings.secret())),
+        plans=PlanBook(db),
+        catalog=catalog,
+        limiter=RateLimiter(windows),
+        releases=PendingReleases(db),
+        upstream=upstream,
+        simulator=simulator,
+        instance_id=new_id("gw"),
         throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
         bus=bus,
@@ -153,15 +142,15 @@ async def _connect_events(runtime: Runtime) -> None:
     auth, catalog, bus = runtime.auth, runtime.catalog, runtime.bus
 
     async def revoke(key_hash: str) -> None:
-        auth.drop(key_hash)
+        auth.forget_key_here(key_hash)
 
     async def resync() -> None:
-        auth.drop_all()  # revocations may have been missed
-        await runtime.plans.forget()
+        auth.forget_everything_here()  # revocations may have been missed
+        await runtime.plans.forget_here()
         await catalog.adopt_shared()
 
     async def revoke_user(user_id: str) -> None:
-        auth.drop_user(user_id)
+        auth.forget_user_here(user_id)
 
     auth.on_revoke = lambda key_hash: bus.publish(REVOKE_KEY, key_hash)
     auth.on_revoke_user = lambda user_id: bus.publish(REVOKE_USER, user_id)
@@ -169,7 +158,7 @@ async def _connect_events(runtime: Runtime) -> None:
     bus.subscribe(REVOKE_KEY, revoke)
     bus.subscribe(REVOKE_USER, revoke_user)
     bus.subscribe(CATALOG_CHANGED, catalog.adopt_shared)
-    bus.subscribe(PLANS_CHANGED, runtime.plans.forget)
+    bus.subscribe(PLANS_CHANGED, runtime.plans.forget_here)
     bus.on_resync(resync)
     if runtime.redis is not None:
         runtime.redis.on_recover(resync)
@@ -183,9 +172,9 @@ async def stop_runtime(runtime: Runtime) -> None:
     for task in runtime._tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    if await runtime.chat.releases.retry():
-        log.warning("%d holds could not be released; other processes will sweep them", len(runtime.chat.releases))
-    await sweeper.leave(runtime.db, instance_id=runtime.instance_id)
+    if await runtime.releases.retry():
+        log.warning("%d holds could not be released; other processes will sweep them", len(runtime.releases))
+    await sweeping.leave(runtime.db, instance_id=runtime.instance_id)
     await runtime.limiter.drain()
     await runtime.bus.close()
     if runtime.redis is not None:
@@ -195,9 +184,9 @@ async def stop_runtime(runtime: Runtime) -> None:
 
 
 async def _sweep(runtime: Runtime) -> None:
-    await runtime.chat.releases.retry()
-    await sweeper.heartbeat(runtime.db, instance_id=runtime.instance_id)
-    released = await sweeper.release_orphans(runtime.db, stale_after=runtime.settings.instance_stale_seconds)
+    await runtime.releases.retry()
+    await sweeping.heartbeat(runtime.db, instance_id=runtime.instance_id)
+    released = await sweeping.release_orphans(runtime.db, stale_after=runtime.settings.instance_stale_seconds)
     if released:
         log.warning("released %d reservations left by stopped gateway processes", released)
 
@@ -217,7 +206,7 @@ async def _grant_plan_credits(runtime: Runtime) -> None:
     """Each paid plan period's included credits, granted once (any process may do it)."""
     while True:
         try:
-            await plans.grant_due_credits(runtime.db, runtime.plans)
+            await periods.grant_due_credits(runtime.db, runtime.plans)
         except Exception:
             log.exception("granting plan credits failed; retrying later")
         await asyncio.sleep(PLAN_CREDITS_EVERY_SECONDS)

@@ -15,8 +15,8 @@ from limits import parse as parse_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gateway.services.bounds import MAX_CREDITS
-from gateway.services.money import parse_credits, plain_decimal
+from gateway.bounds import MAX_CREDITS
+from gateway.services.billing.money import parse_credits, plain_decimal
 
 log = logging.getLogger("gateway.settings")
 

@@ -134,7 +134,7 @@ async def test_expired_keys_are_refused(gateway: Gateway) -> None:
     account = await gateway.customer("1")
     async with gateway.runtime.db.transaction() as tx:
         await tx.execute("UPDATE api_keys SET expires_at = 1 WHERE user_id = $1", account["user_id"])
-    gateway.runtime.auth.drop_all()
+    gateway.runtime.auth.forget_everything_here()
     response = await gateway.chat(account["api_key"])
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "expired_api_key"
@@ -144,7 +144,7 @@ async def test_inactive_keys_and_accounts_are_refused(gateway: Gateway) -> None:
     account = await gateway.customer("1")
     async with gateway.runtime.db.transaction() as tx:
         await tx.execute("UPDATE api_keys SET active = $2 WHERE user_id = $1", account["user_id"], False)
-    gateway.runtime.auth.drop_all()
+    gateway.runtime.auth.forget_everything_here()
     response = await gateway.client.get("/user/balance", headers=bearer(account["api_key"]))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "inactive_api_key"

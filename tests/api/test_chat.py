@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.db import reservations
+from gateway.db.billing import holds as reservations
 from tests.support import FakeUpstream, Gateway, bearer, json_decimal
 
 # sim/gpt-small: 0.00000015 per prompt token, 0.0000006 per completion token.

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.services.estimate import REPLY_PRIMING_TOKENS
-from gateway.services.pricing import Price, TokenUsage, cost_of, max_cost
+from gateway.services.billing.estimate import REPLY_PRIMING_TOKENS
+from gateway.services.billing.pricing import Price, TokenUsage, cost_of, max_cost
 from tests.support import FakeUpstream, Gateway, bearer
 
 PRICE = Price(prompt=Decimal("0.00000015"), completion=Decimal("0.0000006"))  # sim/gpt-small

@@ -143,7 +143,7 @@ async def test_secrets_are_not_logged(gateway: Gateway, caplog: pytest.LogCaptur
 async def test_an_unexpected_failure_is_a_500_in_the_same_shape(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from gateway.services import accounts
+    from gateway.services.billing import balances as accounts
 
     account = await gateway.customer("1")
 
@@ -154,7 +154,7 @@ async def test_an_unexpected_failure_is_a_500_in_the_same_shape(
     response = await gateway.client.get("/user/balance", headers=bearer(account["api_key"]))
     assert_error_shape(response, 500, "internal_error")
     assert "exploded" not in response.text
-    monkeypatch.setattr("gateway.routes.chat.start_call", broken)
+    monkeypatch.setattr("gateway.routes.chat.chat_completion", broken)
     response = await gateway.chat(account["api_key"])
     assert_error_shape(response, 500, "internal_error")
     assert "exploded" not in response.text

@@ -74,7 +74,7 @@ async def test_an_expired_plan_falls_back_to_free(gateway: Gateway) -> None:
     assert (await gateway.chat(account["api_key"], model="sim/gpt-large")).status_code == 403
     async with gateway.runtime.db.transaction() as tx:
         await tx.execute("UPDATE users SET plan_expires_at = $2 WHERE id = $1", account["user_id"], time.time() - 1)
-    gateway.runtime.auth.drop_all()
+    gateway.runtime.auth.forget_everything_here()
     assert (await gateway.chat(account["api_key"], model="sim/gpt-large")).status_code == 200
     assert (await gateway.client.get("/user/plan", headers=bearer(account["api_key"]))).json()["id"] == "free"
 
@@ -146,7 +146,7 @@ async def test_a_fixed_model_price_beats_the_plans_markup(gateway_factory: Any, 
 
 
 async def test_each_plan_period_grants_its_included_credits_once(gateway: Gateway) -> None:
-    from gateway.services import plans
+    from gateway.services.plans import periods as plans
 
     await new_plan(gateway, included_credits="1.5")
     account = await gateway.customer("0", plan="starter")  # period 1 granted at assignment

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from gateway.db import ledger, reservations
+from gateway.db.billing import holds as reservations
+from gateway.db.billing import ledger
 from gateway.db.database import Database
-from gateway.services import accounts
-from gateway.services.keys import hashing_key
-from gateway.services.money import Nanos
+from gateway.services.accounts import signup as accounts
+from gateway.services.billing.money import Nanos
+from gateway.services.keys.format import hashing_key
 
 PEPPER = hashing_key("conformance-secret-" + "x" * 20)
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from gateway.db.database import Database
-from gateway.services import audit
-from gateway.services.audit import Auditor
+from gateway.services.audit import chain as audit
+from gateway.services.audit.chain import Auditor
 from tests.conformance.helpers import new_user
 
 KEY = audit.audit_key("conformance-secret-" + "x" * 20)
@@ -48,7 +48,7 @@ async def test_the_log_is_append_only(db: Database) -> None:
 async def _without_guard(db: Database, statement: str, *args: object) -> None:
     """What someone with raw database access could do: switch the guard off and edit."""
     async with db.transaction() as tx:
-        if tx.dialect == "postgres":
+        if db.dialect == "postgres":
             await tx.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_no_update")
             await tx.execute(statement, *args)
             await tx.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_no_update")

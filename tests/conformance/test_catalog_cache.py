@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import ServiceUnavailable, UpstreamError
-from gateway.services.catalog import CatalogService
+from gateway.services.catalog.cache import CatalogService
 from gateway.simulator import engine
 
 

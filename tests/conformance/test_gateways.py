@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.services.estimate import REPLY_PRIMING_TOKENS
-from gateway.services.pricing import TokenUsage, cost_of, max_cost
+from gateway.services.billing.estimate import REPLY_PRIMING_TOKENS
+from gateway.services.billing.pricing import TokenUsage, cost_of, max_cost
 from tests.api.test_concurrency import BODY, PRICE, REQUESTS, slow_answer
 from tests.conformance.conftest import Backend
 from tests.support import ADMIN, FakeUpstream, Gateway, bearer, json_decimal

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gateway.db.plans import LIMIT_FIELDS
+from gateway.db.plans.plans import LIMIT_FIELDS
 from tests.support import ADMIN, Gateway, bearer, json_decimal
 
 Gateways = Callable[..., AbstractAsyncContextManager[Gateway]]

@@ -4,11 +4,11 @@ import pytest
 
 from gateway.db.database import Database
 from gateway.errors import InactiveApiKey, InvalidApiKey
-from gateway.services import api_keys
-from gateway.services.api_keys import KeyChanges
-from gateway.services.audit import Auditor
-from gateway.services.auth import KeyAuthenticator
-from gateway.services.keys import key_hash
+from gateway.services.audit.chain import Auditor
+from gateway.services.keys import manage as api_keys
+from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.keys.format import key_hash
+from gateway.services.keys.manage import KeyChanges
 from tests.conformance.helpers import PEPPER, new_user
 
 
@@ -29,7 +29,7 @@ async def test_authentication_and_immediate_revocation(db: Database) -> None:
     async with db.transaction() as tx:
         await tx.execute("UPDATE api_keys SET active = $2 WHERE user_id = $1", user, False)
     assert (await auth.authenticate(f"Bearer {api_key}")).active, "cached until revoked"
-    await auth.forget(principal.key_hash)
+    await auth.forget_key(principal.key_hash)
     with pytest.raises(InactiveApiKey):
         await auth.authenticate(f"Bearer {api_key}")
 

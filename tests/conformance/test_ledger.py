@@ -4,8 +4,8 @@ import pytest
 
 from gateway.db.database import Database
 from gateway.errors import InvalidRequest, NotFound, ReferenceConflict
-from gateway.services import credits
-from gateway.services.money import Nanos
+from gateway.services.billing import credits
+from gateway.services.billing.money import Nanos
 from tests.conformance.helpers import assert_books_balance, new_user
 
 

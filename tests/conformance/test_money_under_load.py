@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.services import billing
+from gateway.services.billing import holds as billing
 from tests.conformance.test_gateways import new_key
 from tests.support import Gateway, bearer
 
@@ -85,5 +85,5 @@ async def test_a_settlement_that_cannot_be_written_releases_its_hold(
             await asyncio.sleep(0.02)
         balance = await gateway.balance(account["api_key"])
         assert balance["reserved"] == 0 and balance["credits"] == 1
-        assert len(gateway.runtime.chat.releases) == 0
+        assert len(gateway.runtime.releases) == 0
         assert await gateway.ledger_total(account["user_id"]) == balance["credits"] * 10**9

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.db.rate_windows import MemoryWindows, Slot, Window, WindowStore
-from gateway.db.rate_windows_redis import RedisWindows
+from gateway.db.limits.windows import MemoryWindows, Slot, Window, WindowStore
+from gateway.db.limits.windows_redis import RedisWindows
 from gateway.db.redis_link import RedisLink
 from tests.conformance.conftest import Backend
 

@@ -5,12 +5,15 @@ import time
 
 import pytest
 
-from gateway.db import instances, reservations
+from gateway.db.billing import holds as reservations
+from gateway.db.billing import instances
+from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Database
-from gateway.db.usage import UsageRow
 from gateway.errors import InsufficientCredits
-from gateway.services import billing, credits, sweeper
-from gateway.services.money import Nanos
+from gateway.services.billing import credits
+from gateway.services.billing import holds as billing
+from gateway.services.billing import sweeping as sweeper
+from gateway.services.billing.money import Nanos
 from tests.conformance.helpers import assert_books_balance, new_user
 
 
@@ -42,7 +45,7 @@ async def funded_user(db: Database, amount: int) -> str:
 
 
 async def hold(db: Database, user: str, amount: int, instance: str = "gw_live") -> billing.Hold:
-    return await billing.reserve(db, user_id=user, key_id=None, instance_id=instance, amount=Nanos(amount))
+    return await billing.place(db, user_id=user, key_id=None, instance_id=instance, amount=Nanos(amount))
 
 
 async def test_hold_then_settle_charges_and_releases(db: Database) -> None:
@@ -64,7 +67,7 @@ async def test_insufficient_balance_holds_nothing(db: Database) -> None:
 async def test_cancel_releases_everything(db: Database) -> None:
     user = await funded_user(db, 100)
     held = await hold(db, user, 100)
-    await billing.cancel(db, hold=held, record=record(user))
+    await billing.release(db, hold=held, record=record(user))
     assert await assert_books_balance(db, user) == (100, 0)
 
 

@@ -8,8 +8,8 @@ import ipaddress
 import pytest
 
 from gateway.errors import InvalidRequest
-from gateway.services import allowlist
-from gateway.services.client_ip import client_ip, parse_networks
+from gateway.services.keys import allowlist
+from gateway.services.keys.client_ip import client_ip, parse_networks
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
 LIST = parse_networks(["198.51.100.0/24", "2001:db8::/32", "::ffff:192.0.2.1"])

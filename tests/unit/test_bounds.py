@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from gateway.services.bounds import MAX_COUNT, MAX_JSON_DEPTH, nesting_exceeds
+from gateway.bounds import MAX_COUNT, MAX_JSON_DEPTH, nesting_exceeds
 
 
 def test_counts_stay_exact_where_they_are_doubles() -> None:

@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from gateway.services.client_ip import client_ip, parse_ip
+from gateway.services.keys.client_ip import client_ip, parse_ip
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
 

@@ -1,6 +1,6 @@
 import orjson
 
-from gateway.services import estimate
+from gateway.services.billing import estimate
 from gateway.simulator import engine
 
 

@@ -1,4 +1,4 @@
-from gateway.services.ids import new_id
+from gateway.ids import new_id
 
 
 def test_ids_sort_in_creation_order_even_within_a_millisecond() -> None:

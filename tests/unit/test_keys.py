@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.services.keys import environment_of, generate, hashing_key, key_hash, mask
+from gateway.services.keys.format import environment_of, generate, hashing_key, key_hash, mask
 
 PEPPER = hashing_key("x" * 40)
 

@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from gateway.services.lenient_json import loads, loads_object
+from gateway.services.call.lenient_json import loads, loads_object
 
 
 def test_standard_json_is_read_by_orjson() -> None:

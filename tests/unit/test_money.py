@@ -3,8 +3,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from gateway.services.bounds import MAX_CREDITS
-from gateway.services.money import MAX_NANOS, credits_json, credits_text, parse_credits, round_down, round_up
+from gateway.bounds import MAX_CREDITS
+from gateway.services.billing.money import MAX_NANOS, credits_json, credits_text, parse_credits, round_down, round_up
 
 
 @pytest.mark.parametrize(

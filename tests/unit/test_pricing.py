@@ -1,7 +1,7 @@
 from decimal import Decimal
 
-from gateway.services.money import round_up
-from gateway.services.pricing import Price, TokenUsage, affordable_output, cost_of, max_cost
+from gateway.services.billing.money import round_up
+from gateway.services.billing.pricing import Price, TokenUsage, affordable_output, cost_of, max_cost
 
 PRICE = Price(prompt=Decimal("0.00000015"), completion=Decimal("0.0000006"))
 

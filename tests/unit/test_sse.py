@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from gateway.services.sse import SseSplitter, data_of, with_data, without_null_usage
+from gateway.services.call.sse import SseSplitter, data_of, with_data, without_null_usage
 
 
 def test_events_split_across_chunks_and_crlf() -> None:

@@ -2,7 +2,7 @@ import orjson
 import pytest
 
 from gateway.errors import RateLimited, UpstreamBadRequest, UpstreamError, UpstreamTimeout
-from gateway.services.upstream_errors import error_for_status, upstream_message
+from gateway.services.call.upstream_errors import error_for_status, upstream_message
 
 
 def test_a_400_keeps_the_upstreams_message() -> None:

@@ -7,8 +7,8 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.db.rate_windows import BUCKETS, MemoryWindows, Slot, Window
-from gateway.services.ratelimit import duration
+from gateway.db.limits.windows import BUCKETS, MemoryWindows, Slot, Window
+from gateway.services.limits.rate_limiter import duration
 
 WINDOW = 60
 WIDTH = WINDOW / BUCKETS

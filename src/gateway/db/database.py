@@ -1,7 +1,10 @@
 """The database interface every backend satisfies, and the factory that picks one.
 
-Repositories (the other modules of `gateway.db`) write their SQL once, with `$1`-style
+Repositories (the domain packages of `gateway.db`) write their SQL once, with `$1`-style
 parameters, against `Tx`; services open short transactions with `Database.transaction()`.
+What cannot be written once for both dialects sits behind a protocol with one implementation
+per backend (`billing.holds.HoldStore`), or is a fragment the transaction supplies
+(`Tx.for_update`): storage modules never branch on the dialect.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from gateway.db.billing.holds import HoldStore
 
 Dialect = Literal["sqlite", "postgres"]
 T = TypeVar("T")
@@ -19,6 +25,15 @@ T = TypeVar("T")
 class TransientConflict(Exception):
     """The database gave up a transaction that may succeed when run again (a deadlock, a
     serialisation failure). Raised by backends in place of their own error types."""
+
+
+class ConstraintViolation(Exception):
+    """A write broke a named CHECK constraint (and was undone). Raised by backends in place of
+    their own error types, so that stores can tell which guard refused."""
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint
 
 
 async def retrying(operation: Callable[[], Awaitable[T]], *, attempts: int = 6) -> T:
@@ -39,7 +54,10 @@ class Row(Protocol):
 class Tx(Protocol):
     """One open transaction (or, from `Database.read()`, a read-only snapshot)."""
 
-    dialect: Dialect
+    # Row-lock clauses to append to a SELECT: empty where the backend's write transactions
+    # already exclude each other (SQLite).
+    for_update: str
+    for_no_key_update: str
 
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; returns the number of rows it changed."""
@@ -53,6 +71,10 @@ class Tx(Protocol):
 
 class Database(Protocol):
     dialect: Dialect
+
+    @property
+    def holds(self) -> HoldStore:
+        """The writes on every request's path, as this backend does them fastest."""
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         """A write transaction: committed on normal exit, rolled back on an exception."""
@@ -72,11 +94,11 @@ class Database(Protocol):
 
 async def open_database(url: str, *, pool_size: int = 10, prepared_statements: bool = False) -> Database:
     if url.startswith("sqlite:///"):
-        from gateway.db.sqlite import SqliteDatabase
+        from gateway.db.backends.sqlite import SqliteDatabase
 
         return SqliteDatabase.open(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):
-        from gateway.db.postgres import PostgresDatabase
+        from gateway.db.backends.postgres import PostgresDatabase
 
         return await PostgresDatabase.open(url, pool_size=pool_size, prepared_statements=prepared_statements)
     raise ValueError("unsupported DATABASE_URL scheme")

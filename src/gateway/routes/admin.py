@@ -9,12 +9,14 @@ from fastapi.responses import Response
 from pydantic import Field, model_validator
 
 from gateway.deps import PageAfter, PageLimit, RuntimeDep, current_admin, unix_time
-from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute
 from gateway.routes.views import totals_view
-from gateway.services import admin, audit, reports
-from gateway.services.money import parse_credits
+from gateway.services.audit import chain as audit
+from gateway.services.billing import credits as billing_credits
+from gateway.services.billing.money import parse_credits
+from gateway.services.limits import overrides
+from gateway.services.reports import usage as reports
 
 router = APIRouter(prefix="/admin", route_class=GatewayRoute, tags=["admin"], dependencies=[Depends(current_admin)])
 
@@ -35,16 +37,13 @@ class AddCreditsIn(Body):
 
 @router.post("/add_credits")
 async def add_credits(payload: AddCreditsIn, runtime: RuntimeDep) -> Response:
-    amount = parse_credits(payload.credits)
-    if amount == 0:
-        raise InvalidRequest("'credits' must not be zero", param="credits")
-    user_id, balance = await admin.add_credits(
+    user_id, balance = await billing_credits.admin_credit(
         runtime.db,
         pepper=runtime.pepper,
         auditor=runtime.auditor,
         user_id=payload.user_id,
         api_key=payload.api_key,
-        amount=amount,
+        amount=parse_credits(payload.credits),
         reason=payload.reason,
         reference=payload.reference,
     )
@@ -58,7 +57,7 @@ async def balances(
     after: PageAfter = None,
     user_id: str | None = Query(default=None, max_length=100),
 ) -> Response:
-    found, masks = await admin.list_balances(runtime.db, limit=limit + 1, after=after, user_id=user_id)
+    found, masks = await reports.balances_page(runtime.db, limit=limit + 1, after=after, user_id=user_id)
     items = [
         {
             "user_id": row.user.id,
@@ -118,7 +117,7 @@ class SetLimitsIn(Body):
 async def set_limits(payload: SetLimitsIn, runtime: RuntimeDep) -> Response:
     """Override a user's plan limits (or set one key's): the fields sent change, null = no limit."""
     limits = {name: getattr(payload.rate_limits, name) for name in payload.rate_limits.model_fields_set}
-    user_id, key_id, now_set = await admin.set_limits(
+    user_id, key_id, now_set = await overrides.set_limits(
         runtime.db, pepper=runtime.pepper, auth=runtime.auth, auditor=runtime.auditor,
         user_id=payload.user_id, api_key=payload.api_key, key_id=payload.key_id, limits=limits,
     )  # fmt: skip

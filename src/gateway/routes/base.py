@@ -12,8 +12,8 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from gateway.services.bounds import MAX_COUNT, MAX_CREDITS, MAX_NUMBER_TEXT
-from gateway.services.money import PLAIN_DECIMAL, parse_credits, plain_decimal
+from gateway.bounds import MAX_COUNT, MAX_CREDITS, MAX_NUMBER_TEXT
+from gateway.services.billing.money import PLAIN_DECIMAL, parse_credits, plain_decimal
 
 
 def _out_of_range(text: str) -> HTTPException:

@@ -1,14 +1,12 @@
 """`POST /v1/chat/completions` as a raw ASGI handler (see `gateway.asgi` for why).
 
-HTTP only: read the request, run the gateway call (`services.admission`, `services.chat`),
-write the answer — JSON, or SSE events as they arrive. Every answer to an authenticated
-request carries the rate-limit headers.
+HTTP only: read the request, run the gateway call (`services.call.chat`), write the answer —
+JSON, or SSE events as they arrive.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from contextlib import aclosing
 
@@ -17,15 +15,10 @@ from starlette.types import Receive, Scope, Send
 from gateway.asgi import BODY, REQUEST_ID, header, header_lines, send_error
 from gateway.errors import GatewayError, InternalError, ServiceUnavailable
 from gateway.runtime import Runtime
-from gateway.services.admission import start_call
-from gateway.services.allowlist import Caller
-from gateway.services.auth import Principal
-from gateway.services.chat import ChatCall
-from gateway.services.chat_request import parse_chat_request
-from gateway.services.client_ip import client_ip
+from gateway.services.call.chat import chat_completion
+from gateway.services.keys.allowlist import Caller, caller_of
 
 log = logging.getLogger("gateway.chat")
-NO_CALLER = Caller(ip="")
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -33,31 +26,8 @@ _SSE_HEADERS = [
 ]
 
 
-def _caller(scope: Scope, runtime: Runtime, principal: Principal) -> Caller:
-    """Where the request comes from; only keys with allowlists need to know."""
-    if not principal.restricted:
-        return NO_CALLER
-    peer = scope["client"][0] if scope.get("client") else None
-    forwarded = header_lines(scope, b"x-forwarded-for")
-    return Caller(
-        ip=client_ip(peer, forwarded, runtime.settings.trusted_proxies),
-        origin=header(scope, b"origin"),
-        referer=header(scope, b"referer"),
-    )
-
-
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.encode(), value.encode()) for name, value in headers.items()]
-
-
-async def _add_rate_headers(error: GatewayError, runtime: Runtime, principal: Principal, call: ChatCall | None) -> None:
-    if any(name.startswith("x-ratelimit-") for name in error.headers):
-        return
-    if call is not None and call.ticket is not None:
-        error.headers.update(call.rate_headers)
-        return
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
-    error.headers.update(await runtime.limiter.headers(principal, plan))
 
 
 class ChatEndpoint:
@@ -66,33 +36,35 @@ class ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self._runtime()
-        principal: Principal | None = None
-        call: ChatCall | None = None
-        try:
-            if runtime is None:
-                raise ServiceUnavailable("the gateway is starting")
-            principal = await runtime.auth.authenticate(header(scope, b"authorization"))
-            request = parse_chat_request(scope[BODY])
-            call = await start_call(
-                runtime.chat,
-                principal=principal,
-                request=request,
-                request_id=scope[REQUEST_ID],
-                caller=_caller(scope, runtime, principal),
+        if runtime is None:
+            await send_error(send, ServiceUnavailable("the gateway is starting"))
+            return
+
+        def caller() -> Caller:
+            return caller_of(
+                peer=scope["client"][0] if scope.get("client") else None,
+                forwarded_for=header_lines(scope, b"x-forwarded-for"),
+                origin=header(scope, b"origin"),
+                referer=header(scope, b"referer"),
+                trusted_proxies=runtime.trusted_proxies,
             )
-            reply = await call.send()
-            streaming = request.stream and reply.content_type.startswith("text/event-stream")
-            body = b"" if streaming else await call.complete(reply)
+
+        try:
+            answer = await chat_completion(
+                runtime,
+                authorization=header(scope, b"authorization"),
+                raw=scope[BODY],
+                request_id=scope[REQUEST_ID],
+                caller=caller,
+            )
         except GatewayError as error:
-            if principal is not None and runtime is not None:
-                await _add_rate_headers(error, runtime, principal, call)
             await send_error(send, error)
             return
-        rate = _raw(call.rate_headers)
-        if streaming:
+        rate = _raw(answer.rate_headers)
+        if answer.events is not None:
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *rate]})
             try:
-                async with aclosing(call.relay(reply)) as pieces:
+                async with aclosing(answer.events) as pieces:
                     async for piece in pieces:
                         await send({"type": "http.response.body", "body": piece, "more_body": True})
             except Exception:
@@ -102,6 +74,7 @@ class ChatEndpoint:
                 return
             await send({"type": "http.response.body", "body": b""})
             return
+        body = answer.body
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *rate]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from gateway.db.usage import Totals
 from gateway.deps import CurrentKey, IdCursor, PageAfter, PageLimit, RuntimeDep, current_key, unix_time
 from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute, WholeNumber
 from gateway.routes.views import audit_view, key_view, totals_view
-from gateway.services import api_keys, reports
-from gateway.services.api_keys import KeyChanges
-from gateway.services.keys import Environment
-from gateway.services.money import parse_credits
+from gateway.services.billing.money import parse_credits
+from gateway.services.keys import manage as api_keys
+from gateway.services.keys.format import Environment
+from gateway.services.keys.manage import KeyChanges
+from gateway.services.reports import usage as reports
 
 router = APIRouter(
     prefix="/user/api-keys", route_class=GatewayRoute, tags=["api keys"], dependencies=[Depends(current_key)]
@@ -67,7 +66,7 @@ class DeleteKeyIn(Body):
 
 @router.post("", status_code=201)
 async def create_key(payload: NewKeyIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    plan = await runtime.plans.of(principal)
     created = await api_keys.create(
         runtime.db,
         user_id=principal.user_id,
@@ -97,22 +96,18 @@ async def list_keys(
 
 @router.get("/usage")
 async def keys_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    totals = dict(await reports.grouped(runtime.db, by="key_id", user_id=principal.user_id))
-    found = await api_keys.list_keys(runtime.db, user_id=principal.user_id, limit=10_000, after=None)
     data = []
-    for key in found:
-        spent = totals.get(key.id, Totals(0, 0, 0, 0))
-        limit = key.policy.spend_limit
+    for found in await reports.keys_usage(runtime.db, user_id=principal.user_id):
+        key, budget = found.key, found.budget
         data.append({
             "id": key.id,
             "key_name": key.name,
             "environment_tag": key.environment,
-            **totals_view(spent),
-            "spend_limit": None if limit is None else credits(limit),
-            "spend_remaining": None if limit is None else credits(max(0, limit - spent.cost - key.held)),
-            "max_requests": key.policy.max_requests,
-            "requests_remaining": None if key.policy.max_requests is None
-            else max(0, key.policy.max_requests - spent.requests),
+            **totals_view(found.totals),
+            "spend_limit": None if budget.spend_limit is None else credits(budget.spend_limit),
+            "spend_remaining": None if budget.spend_remaining is None else credits(budget.spend_remaining),
+            "max_requests": budget.max_requests,
+            "requests_remaining": budget.requests_remaining,
         })  # fmt: skip
     return ok({"object": "list", "data": data, "has_more": False})
 

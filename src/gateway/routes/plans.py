@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 from pydantic import Field
 
-from gateway.db.plans import LIMIT_FIELDS, PlanRow
 from gateway.deps import RuntimeDep, current_admin
 from gateway.errors import InvalidRequest
 from gateway.responses import ok
 from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute, WholeNumber
 from gateway.routes.views import plan_view
-from gateway.services import plans
-from gateway.services.money import parse_credits
+from gateway.services.billing.money import parse_credits
+from gateway.services.plans import periods
 
 public = APIRouter(route_class=GatewayRoute, tags=["plans"])
 admin = APIRouter(prefix="/admin", route_class=GatewayRoute, tags=["admin"], dependencies=[Depends(current_admin)])
@@ -85,22 +84,9 @@ async def get_plan(plan_id: PlanId, runtime: RuntimeDep) -> Response:
 @admin.post("/plans", status_code=201)
 async def create_plan(payload: NewPlanIn, runtime: RuntimeDep) -> Response:
     given = payload.given()
-    limits = {name: given.pop(name, None) for name in LIMIT_FIELDS}
-    plan = PlanRow(
-        id=payload.id,
-        name=payload.name,
-        price_per_month=given.get("price_per_month", 0),
-        stripe_price_id=given.get("stripe_price_id"),
-        included_credits=given.get("included_credits", 0),
-        limits=limits,
-        max_tokens_per_request=given.get("max_tokens_per_request"),
-        allowed_models=given.get("allowed_models", ("*",)),
-        max_api_keys=given.get("max_api_keys"),
-        max_concurrent_requests=given.get("max_concurrent_requests"),
-        features=given.get("features", {"streaming": True}),
-        markup=given.get("markup"),
-    )
-    return ok(plan_view(await runtime.plans.create(plan)), status_code=201)
+    given.pop("id", None)
+    given.pop("name", None)
+    return ok(plan_view(await runtime.plans.create(payload.id, payload.name, given)), status_code=201)
 
 
 @admin.put("/plans/{plan_id}")
@@ -110,9 +96,8 @@ async def update_plan(plan_id: PlanId, payload: PlanChanges, runtime: RuntimeDep
 
 @admin.post("/assign-plan")
 async def assign_plan(payload: AssignPlanIn, runtime: RuntimeDep) -> Response:
-    started, expires = await plans.assign(
+    started, expires = await periods.assign(
         runtime.db, runtime.plans, user_id=payload.user_id, plan_id=payload.plan_id,
-        months=payload.duration_months, auditor=runtime.auditor,
+        months=payload.duration_months, auditor=runtime.auditor, auth=runtime.auth,
     )  # fmt: skip
-    await runtime.auth.forget_user(payload.user_id)  # the new limits apply at once
     return ok({"user_id": payload.user_id, "plan_id": payload.plan_id, "started_at": started, "expires_at": expires})

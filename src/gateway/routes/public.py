@@ -13,8 +13,8 @@ from gateway.deps import RuntimeDep
 from gateway.errors import NotFound
 from gateway.responses import ok
 from gateway.routes.base import GatewayRoute
-from gateway.services.catalog import CatalogModel
-from gateway.services.pricing import Price
+from gateway.services.billing.pricing import Price
+from gateway.services.catalog.entries import CatalogModel
 
 router = APIRouter(route_class=GatewayRoute, tags=["public"])
 _PER_MILLION = Decimal(1_000_000)

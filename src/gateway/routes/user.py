@@ -15,7 +15,9 @@ from gateway.errors import InvalidRequest
 from gateway.responses import credits, ok, page
 from gateway.routes.base import Body, GatewayRoute
 from gateway.routes.views import ledger_view, plan_view, profile_view, totals_view, usage_view
-from gateway.services import accounts, reports
+from gateway.services.accounts import profile
+from gateway.services.billing import balances
+from gateway.services.reports import usage as reports
 
 router = APIRouter(prefix="/user", route_class=GatewayRoute, tags=["customer"], dependencies=[Depends(current_key)])
 
@@ -31,7 +33,7 @@ class DeleteAccountIn(Body):
 
 @router.get("/balance")
 async def balance(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    found = await accounts.balance_of(runtime.db, user_id=principal.user_id)
+    found = await balances.balance_of(runtime.db, user_id=principal.user_id)
     return ok({
         "user_id": principal.user_id,
         "api_key": principal.mask,
@@ -43,12 +45,12 @@ async def balance(principal: CurrentKey, runtime: RuntimeDep) -> Response:
 
 @router.get("/profile")
 async def get_profile(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    return ok(profile_view(await accounts.profile(runtime.db, user_id=principal.user_id)))
+    return ok(profile_view(await profile.profile(runtime.db, user_id=principal.user_id)))
 
 
 @router.put("/profile")
 async def put_profile(payload: ProfileIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    user = await accounts.update_profile(
+    user = await profile.update_profile(
         runtime.db, user_id=principal.user_id, email=payload.email, username=payload.username, auditor=runtime.auditor
     )
     return ok(profile_view(user))
@@ -64,14 +66,14 @@ async def delete_account(
     """Close the account (confirmation `DELETE_ACCOUNT`): every key stops working at once."""
     if (confirmation or (payload.confirmation if payload else None)) != "DELETE_ACCOUNT":
         raise InvalidRequest('send confirmation: "DELETE_ACCOUNT" to close this account', param="confirmation")
-    await accounts.delete_account(runtime.db, user_id=principal.user_id, auth=runtime.auth, auditor=runtime.auditor)
+    await profile.delete_account(runtime.db, user_id=principal.user_id, auth=runtime.auth, auditor=runtime.auditor)
     return ok({"user_id": principal.user_id, "status": "deleted"})
 
 
 @router.get("/plan")
 async def my_plan(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
-    user = await accounts.profile(runtime.db, user_id=principal.user_id)
+    plan = await runtime.plans.of(principal)
+    user = await profile.profile(runtime.db, user_id=principal.user_id)
     expired = user.plan_expires_at is not None and user.plan_expires_at <= time.time()
     return ok({
         **plan_view(plan),
@@ -82,7 +84,7 @@ async def my_plan(principal: CurrentKey, runtime: RuntimeDep) -> Response:
 
 @router.get("/plan/usage")
 async def my_plan_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    plan = await runtime.plans.of(principal)
     found = await reports.plan_usage(runtime.db, principal=principal, plan=plan)
     return ok({
         "plan_id": plan.id,
@@ -98,7 +100,7 @@ async def my_plan_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
 async def my_entitlements(
     principal: CurrentKey, runtime: RuntimeDep, feature: Annotated[str | None, Query(max_length=64)] = None
 ) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    plan = await runtime.plans.of(principal)
     if feature is not None:
         return ok({"plan_id": plan.id, "feature": feature, "enabled": bool(plan.features.get(feature, False))})
     return ok({
@@ -113,7 +115,7 @@ async def my_entitlements(
 
 @router.get("/limit")
 async def my_limits(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
+    plan = await runtime.plans.of(principal)
     return ok({
         "plan_id": plan.id,
         "max_concurrent_requests": plan.max_concurrent_requests,
@@ -123,8 +125,8 @@ async def my_limits(principal: CurrentKey, runtime: RuntimeDep) -> Response:
 
 @router.get("/monitor")
 async def my_monitor(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    plan = await runtime.plans.get(principal.effective_plan(time.time()))
-    found = await accounts.balance_of(runtime.db, user_id=principal.user_id)
+    plan = await runtime.plans.of(principal)
+    found = await balances.balance_of(runtime.db, user_id=principal.user_id)
     today = await reports.totals(runtime.db, user_id=principal.user_id, since=time.time() - reports.DAY)
     return ok({
         "user_id": principal.user_id,
@@ -155,7 +157,7 @@ async def my_transactions(
     limit: PageLimit = 20,
     after: IdCursor = None,
 ) -> Response:
-    found = await reports.ledger_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
+    found = await balances.ledger_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
     return page([ledger_view(r) for r in found], limit=limit)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.db.api_keys import KeyRow
-from gateway.db.audit import AuditRow
-from gateway.db.ledger import LedgerRow
-from gateway.db.plans import LIMIT_FIELDS, PlanRow
-from gateway.db.usage import Totals, UsageRow
-from gateway.db.users import UserRow
+from gateway.db.accounts.users import UserRow
+from gateway.db.audit.log import AuditRow
+from gateway.db.billing.ledger import LedgerRow
+from gateway.db.billing.usage import UsageRow
+from gateway.db.keys.api_keys import KeyRow
+from gateway.db.plans.plans import LIMIT_FIELDS, PlanRow
+from gateway.db.reports.usage import Totals
 from gateway.responses import credits
 
 

@@ -1,0 +1,1 @@
+"""Users: identity, status, plan assignment and limit overrides."""

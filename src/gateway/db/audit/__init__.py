@@ -1,0 +1,1 @@
+"""The audit log's rows: append-only, hash-chained per user."""

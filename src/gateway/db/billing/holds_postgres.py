@@ -1,0 +1,146 @@
+"""The hold store on PostgreSQL: placing, settling and releasing a hold are one statement
+each (data-modifying CTEs, committed on their own), so a request costs two round trips and the
+customer's balance row is locked only for a statement and its commit.
+
+The guards are the tables' CHECK constraints (credits >= 0; a key's spent + held within its
+spend limit, its request count within its cap): a write that would break one aborts the
+whole statement. A deadlock or serialisation failure is run again (`retrying`).
+
+Lock order (see `holds`): in each statement the hold row comes first, the balance row is
+updated by the part the main query reads, and the key row by a part that runs after it (or
+that reads the balance's part), so the balance is always locked before the key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.db.billing import usage
+from gateway.db.billing.holds import REFUSED_BY, Placed
+from gateway.db.billing.ledger import Balance
+from gateway.db.billing.usage import UsageRow
+from gateway.db.database import ConstraintViolation, Row, retrying
+
+if TYPE_CHECKING:
+    from gateway.db.backends.postgres import PostgresDatabase
+
+_KEY_HOLD = """, keyed AS (
+    UPDATE api_keys SET held = held + $4::bigint,
+        request_count = request_count + CASE WHEN max_requests IS NULL THEN 0 ELSE 1 END
+    WHERE id = $3::text
+)"""
+_PLACE = """
+WITH held AS (
+    UPDATE balances SET credits = credits - $4::bigint, reserved = reserved + $4::bigint
+    WHERE user_id = $2::text RETURNING user_id
+){key_hold}
+INSERT INTO reservations (id, user_id, key_id, amount, instance_id, created_at, key_held)
+SELECT $1::text, user_id, $3::text, $4::bigint, $5::text, $6::float8, $7::boolean FROM held
+"""
+
+_KEY_SETTLE = """, keyed AS (
+    UPDATE api_keys SET held = held - COALESCE((SELECT amount FROM taken WHERE key_held), 0),
+        spent = spent + $3::bigint
+    WHERE id = $5::text
+)"""
+_SETTLE = """
+WITH taken AS (
+    DELETE FROM reservations WHERE id = $1::text RETURNING amount, key_held
+), held AS (
+    SELECT COALESCE((SELECT amount FROM taken), 0)::bigint AS amount
+), moved AS (
+    UPDATE balances b
+    SET reserved = b.reserved - held.amount, credits = b.credits + held.amount - $3::bigint
+    FROM held WHERE b.user_id = $2::text
+    RETURNING b.credits, b.reserved
+){key_settle}, entry AS (
+    INSERT INTO ledger (user_id, kind, amount, reference, credits_after, reserved_after, key_id,
+                        description, created_at)
+    SELECT $2::text, 'usage', -$3::bigint, $4::text, credits, reserved, $5::text, $6::text, $7::float8
+    FROM moved WHERE $3::bigint > 0
+), used AS (
+    INSERT INTO usage_records (id, request_id, user_id, key_id, environment, model, stream, outcome,
+                               prompt_tokens, completion_tokens, usage_source, reserved, cost,
+                               written_off, duration_ms, created_at)
+    SELECT $1::text, $8::text, $2::text, $5::text, $9::text, $6::text, $10::boolean, $11::text,
+           $12::bigint, $13::bigint, $14::text, $15::bigint, $3::bigint, 0, $16::bigint, $7::float8
+    FROM moved
+)
+SELECT credits, reserved FROM moved
+"""
+# The chain of CTEs fixes the lock order: `keyed` reads `moved`, so the balance row is
+# locked before the key row, as in placing and settling.
+_RELEASE = """
+WITH taken AS (
+    DELETE FROM reservations WHERE id = $1::text RETURNING user_id, key_id, amount, key_held
+), moved AS (
+    UPDATE balances b SET reserved = b.reserved - t.amount, credits = b.credits + t.amount
+    FROM taken t WHERE b.user_id = t.user_id
+    RETURNING t.key_id, t.amount, t.key_held
+), keyed AS (
+    UPDATE api_keys k SET held = k.held - m.amount FROM moved m WHERE m.key_held AND k.id = m.key_id
+    RETURNING k.id
+)
+SELECT (SELECT amount FROM moved) AS amount, (SELECT COUNT(*) FROM keyed) AS keys
+"""
+_PG = {
+    (kind, limited): sql.format(**{name: fragment if limited else ""})
+    for kind, sql, name, fragment in (
+        ("place", _PLACE, "key_hold", _KEY_HOLD),
+        ("settle", _SETTLE, "key_settle", _KEY_SETTLE),
+    )
+    for limited in (False, True)
+}
+
+
+class PostgresHolds:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def place(
+        self,
+        *,
+        hold_id: str,
+        user_id: str,
+        key_id: str | None,
+        key_limited: bool,
+        amount: int,
+        instance_id: str,
+        now: float,
+    ) -> Placed:
+        async def statement() -> None:
+            async with self._db.autocommit() as tx:
+                await tx.execute(
+                    _PG["place", key_limited], hold_id, user_id, key_id, amount, instance_id, now, key_limited
+                )
+
+        try:
+            await retrying(statement)
+        except ConstraintViolation as refused:
+            return REFUSED_BY.get(refused.constraint, Placed.NO_CREDITS)
+        return Placed.OK
+
+    async def settle_in_full(self, *, row: UsageRow, reference: str, key_limited: bool) -> Balance | None:
+        args = (row.id, row.user_id, row.cost, reference, row.key_id, row.model, row.created_at,
+                row.request_id, row.environment, row.stream, row.outcome, row.prompt_tokens,
+                row.completion_tokens, row.usage_source, row.reserved, row.duration_ms)  # fmt: skip
+
+        async def statement() -> Row | None:
+            async with self._db.autocommit() as tx:
+                return await tx.fetchrow(_PG["settle", key_limited], *args)
+
+        try:
+            found = await retrying(statement)
+        except ConstraintViolation:
+            return None
+        return None if found is None else Balance(found["credits"], found["reserved"])
+
+    async def release(self, *, hold_id: str, record: UsageRow | None = None) -> int | None:
+        async def transaction() -> int | None:
+            async with self._db.transaction() as tx:
+                found = await tx.fetchrow(_RELEASE, hold_id)
+                if record is not None:
+                    await usage.insert(tx, record)
+            return None if found is None or found["amount"] is None else int(found["amount"])
+
+        return await retrying(transaction)

@@ -1,0 +1,58 @@
+"""A key's own budget, kept on its row: `spend_limit` against `spent` + `held`, and
+`max_requests` against `request_count`. Hold stores move `held`, `spent` and `request_count`
+as requests come and go; a changed limit restarts the counts from the key's usage records.
+The CHECK constraints `key_spend_within_limit` and `key_request_cap` guard them on the row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.db.database import Tx
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBudgetRow:
+    spend_limit: int | None
+    spent: int
+    held: int
+    max_requests: int | None
+    request_count: int
+
+
+async def budget(tx: Tx, key_id: str, *, for_update: bool = False) -> KeyBudgetRow | None:
+    lock = tx.for_update if for_update else ""
+    row = await tx.fetchrow(
+        f"SELECT spend_limit, spent, held, max_requests, request_count FROM api_keys WHERE id = $1{lock}", key_id
+    )
+    if row is None:
+        return None
+    return KeyBudgetRow(row["spend_limit"], row["spent"], row["held"], row["max_requests"], row["request_count"])
+
+
+async def used(tx: Tx, *, user_id: str, key_id: str) -> tuple[int, int]:
+    """(credits charged, requests forwarded) by the key, from its usage records."""
+    row = await tx.fetchrow(
+        "SELECT COALESCE(SUM(cost), 0) AS spent, COUNT(*) AS requests FROM usage_records "
+        "WHERE user_id = $1 AND key_id = $2",
+        user_id,
+        key_id,
+    )
+    return (0, 0) if row is None else (int(row["spent"]), int(row["requests"]))
+
+
+async def restart_counts(tx: Tx, *, user_id: str, key_id: str) -> None:
+    """Counts for a key whose limits changed: what it already used, by its usage records (one
+    statement, so a settlement of the key lands either before it or on top of it)."""
+    await tx.execute(
+        "UPDATE api_keys SET "
+        "spent = (SELECT COALESCE(SUM(cost), 0) FROM usage_records u WHERE u.user_id = $2 AND u.key_id = $1), "
+        "request_count = (SELECT COUNT(*) FROM usage_records u WHERE u.user_id = $2 AND u.key_id = $1) "
+        "WHERE id = $1",
+        key_id,
+        user_id,
+    )
+
+
+async def move_to_spent(tx: Tx, *, key_id: str, held: int, charge: int) -> None:
+    """A settlement on the key: what it held for the request ends, `charge` is spent."""
+    await tx.execute("UPDATE api_keys SET held = held - $2, spent = spent + $3 WHERE id = $1", key_id, held, charge)

@@ -1,0 +1,1 @@
+"""Where the fetched model catalog is shared between processes."""

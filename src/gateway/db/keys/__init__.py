@@ -1,0 +1,1 @@
+"""API keys: stored by keyed hash, with their policy."""

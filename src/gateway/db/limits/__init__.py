@@ -1,0 +1,1 @@
+"""Sliding-window counters for rate limits: in process, or in Redis."""

@@ -1,0 +1,1 @@
+"""Plans: tiers of limits, entitlements and prices."""

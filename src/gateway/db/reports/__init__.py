@@ -1,0 +1,1 @@
+"""Reads for reports: usage totals, breakdowns and pages."""

@@ -1,0 +1,22 @@
+"""Finding a customer for an admin: by user id, or by one of their full API keys."""
+
+from __future__ import annotations
+
+from gateway.db.accounts import users
+from gateway.db.database import Database
+from gateway.db.keys import api_keys
+from gateway.errors import NotFound
+from gateway.services.keys.format import environment_of, key_hash
+
+
+async def resolve_user(db: Database, *, pepper: bytes, user_id: str | None, api_key: str | None) -> str:
+    """The user named by id, or owning a full API key."""
+    async with db.read() as tx:
+        if api_key is not None:
+            found = await api_keys.find_by_hash(tx, key_hash(api_key, pepper)) if environment_of(api_key) else None
+            if found is None:
+                raise NotFound("no user has this API key", param="api_key")
+            return found.key.user_id
+        if user_id is None or await users.get(tx, user_id) is None:
+            raise NotFound("no such user", param="user_id")
+        return user_id

@@ -1,0 +1,58 @@
+"""What the books say, for the other packages (reads only): a balance, the ledger's pages,
+what all holds add up to, and a key's budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.db.billing import holds, key_budgets, ledger
+from gateway.db.billing.ledger import Balance, LedgerRow
+from gateway.db.database import Database, Tx
+from gateway.errors import NotFound
+from gateway.services.billing.key_budget import KeyBudget
+
+
+async def balance_of(db: Database, *, user_id: str) -> Balance:
+    async with db.autocommit() as tx:
+        found = await ledger.balance(tx, user_id)
+    if found is None:
+        raise NotFound("no such user")
+    return found
+
+
+async def ledger_page(db: Database, *, user_id: str, limit: int, before: int | None) -> Sequence[LedgerRow]:
+    async with db.read() as tx:
+        return await ledger.entries(tx, user_id=user_id, limit=limit, after=before)
+
+
+async def ledger_total(db: Database, *, user_id: str) -> int:
+    """Σ of the user's ledger: equals credits + reserved, always."""
+    async with db.read() as tx:
+        return await ledger.total(tx, user_id)
+
+
+async def held_by_user(db: Database, *, user_id: str) -> int:
+    """What the user's open holds add up to: equals `reserved`, always."""
+    async with db.read() as tx:
+        return await holds.held_by_user(tx, user_id)
+
+
+async def total_held(tx: Tx) -> int:
+    """What every in-flight request holds, all customers together."""
+    return await ledger.total_reserved(tx)
+
+
+async def key_budget(tx: Tx, *, key_id: str) -> KeyBudget | None:
+    found = await key_budgets.budget(tx, key_id)
+    return None if found is None else KeyBudget.of(found)
+
+
+async def key_usage(tx: Tx, *, user_id: str, key_id: str, held: int) -> KeyBudget:
+    """What a key used, by its usage records (whatever its limits were), and holds now."""
+    spent, requests = await key_budgets.used(tx, user_id=user_id, key_id=key_id)
+    return KeyBudget(spend_limit=None, spent=spent, held=held, max_requests=None, requests=requests)
+
+
+async def restart_key_counts(tx: Tx, *, user_id: str, key_id: str) -> None:
+    """A key's limits changed: its counts start from what its usage records say."""
+    await key_budgets.restart_counts(tx, user_id=user_id, key_id=key_id)

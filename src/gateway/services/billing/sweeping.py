@@ -1,0 +1,38 @@
+"""Crash recovery: every process proves it is alive; the holds of processes that stopped
+proving it are released by whichever process sweeps first (a hold is released by whoever
+deletes its row, so sweepers may run at once)."""
+
+from __future__ import annotations
+
+import time
+
+from gateway.db.billing import holds, instances
+from gateway.db.database import Database
+
+
+async def heartbeat(db: Database, *, instance_id: str) -> None:
+    async with db.transaction() as tx:
+        await instances.heartbeat(tx, instance_id=instance_id, now=time.time())
+
+
+async def release_orphans(db: Database, *, stale_after: float, batch: int = 200) -> int:
+    """Give back what dead processes held. Safe when several processes sweep at once: a
+    reservation is released by whoever deletes its row."""
+    stale_before = time.time() - stale_after
+    released = 0
+    while True:
+        async with db.read() as tx:
+            found = await holds.orphans(tx, stale_before=stale_before, limit=batch)
+        for orphan in found:
+            if await db.holds.release(hold_id=orphan.id) is not None:
+                released += 1
+        if len(found) < batch:
+            break
+    async with db.transaction() as tx:
+        await instances.forget_stale(tx, stale_before=stale_before)
+    return released
+
+
+async def leave(db: Database, *, instance_id: str) -> None:
+    async with db.transaction() as tx:
+        await instances.remove(tx, instance_id)

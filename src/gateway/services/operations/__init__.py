@@ -1,0 +1,1 @@
+"""Running the gateway: health, metrics and shutdown belong here."""

@@ -1,0 +1,91 @@
+"""A customer's time on a plan: admins assign plans for whole calendar months; a paid
+period that ends falls back to the free plan; each period's included credits are granted
+through billing, once, by whichever process gets there first."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import UTC, datetime
+
+from gateway.db.accounts import users
+from gateway.db.database import Database
+from gateway.db.plans.plans import PlanRow
+from gateway.errors import NotFound
+from gateway.services.audit.chain import Auditor
+from gateway.services.billing import credits
+from gateway.services.billing.money import Nanos
+from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.plans.book import FREE, PlanBook
+
+
+def add_months(timestamp: float, months: int) -> float:
+    start = datetime.fromtimestamp(timestamp, UTC)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day).timestamp()
+
+
+async def assign(
+    db: Database,
+    book: PlanBook,
+    *,
+    user_id: str,
+    plan_id: str,
+    months: int,
+    auditor: Auditor,
+    auth: KeyAuthenticator,
+) -> tuple[float, float | None]:
+    """Put a user on a plan for `months` (the free plan does not expire); grant the first
+    period's included credits. The new limits apply at once. Returns (start, end)."""
+    plan = await book.find(plan_id)
+    now = time.time()
+    expires = None if plan.id == FREE else add_months(now, months)
+    async with db.transaction() as tx:
+        if await users.get(tx, user_id) is None:
+            raise NotFound("no such user", param="user_id")
+        await users.set_plan(tx, user_id=user_id, plan_id=plan.id, started_at=now, expires_at=expires)
+        await auditor.record(
+            tx, user_id=user_id, action="plan.assigned", actor="admin",
+            details={"plan_id": plan.id, "months": months, "expires_at": expires},
+        )  # fmt: skip
+    await _grant(db, user_id=user_id, plan=plan, started_at=now, period=0)
+    await auth.forget_user(user_id)
+    return now, expires
+
+
+async def _grant(db: Database, *, user_id: str, plan: PlanRow, started_at: float, period: int) -> None:
+    await credits.grant_plan_credits(
+        db, user_id=user_id, plan_id=plan.id, plan_name=plan.name, amount=Nanos(plan.included_credits),
+        started_at=started_at, period=period,
+    )  # fmt: skip
+
+
+async def grant_due_credits(db: Database, book: PlanBook) -> int:
+    """Grant every running plan period's included credits not yet granted."""
+    now, granted = time.time(), 0
+    async with db.read() as tx:
+        subscribers = await users.on_paid_plans(tx, now=now)
+    for user_id, plan_id, started_at in subscribers:
+        plan = await book.get(plan_id)
+        period = 0
+        while plan.included_credits > 0 and add_months(started_at, period) <= now:
+            await _grant(db, user_id=user_id, plan=plan, started_at=started_at, period=period)
+            period, granted = period + 1, granted + 1
+    return granted
+
+
+async def period_start(db: Database, user_id: str) -> float:
+    """When the user's current plan period began."""
+    async with db.read() as tx:
+        user = await users.get(tx, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    started = user.plan_started_at or user.created_at
+    if user.plan_expires_at is not None and user.plan_expires_at <= time.time():
+        started = user.plan_expires_at
+    now, period = time.time(), 0
+    while add_months(started, period + 1) <= now:
+        period += 1
+    return add_months(started, period)

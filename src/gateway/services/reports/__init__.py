@@ -1,0 +1,1 @@
+"""What customers and admins see of usage, limits and balances (reads only)."""
