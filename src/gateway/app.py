@@ -19,7 +19,7 @@ from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequ
 from gateway.logs import redact_access_logs
 from gateway.routes import accounts, admin, keys, plans, public, user
 from gateway.routes.chat import ChatEndpoint
-from gateway.routes.chat_docs import chat_openapi
+from gateway.routes.openapi import finish
 from gateway.runtime import Runtime, start_runtime, stop_runtime
 from gateway.settings import Settings, load_settings
 
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
-            api.openapi_schema = chat_openapi(schema)
+            api.openapi_schema = finish(schema)
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
 from gateway.db.catalog.store import CatalogStore, LocalCatalogStore, RedisCatalogStore
 from gateway.db.database import Database, open_database
@@ -42,6 +43,12 @@ REVOKE_KEY, REVOKE_USER, CATALOG_CHANGED, PLANS_CHANGED = "revoke-key", "revoke-
 PLAN_CREDITS_EVERY_SECONDS = 3600
 
 
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: Literal["ok", "degraded"]  # degraded: Redis is unreachable, in-process state serves
+    redis: str
+
+
 @dataclass
 class Runtime:
     """The running gateway's parts. It is also what the gateway call uses
@@ -69,12 +76,12 @@ class Runtime:
     def trusted_proxies(self) -> list[IpNetwork]:
         return self.settings.trusted_proxies
 
-    def health(self) -> dict[str, str]:
+    def health(self) -> Health:
         if self.redis is None:
-            return {"status": "ok", "redis": "not configured"}
+            return Health("ok", "not configured")
         if self.redis.healthy:
-            return {"status": "ok", "redis": "ok"}
-        return {"status": "degraded", "redis": f"unreachable ({self.redis.last_error}): in-process fallback"}
+            return Health("ok", "ok")
+        return Health("degraded", f"unreachable ({self.redis.last_error}): in-process fallback")
 
 
 def _upstream(settings: Settings, simulator: Upstream) -> Upstream:

@@ -1,19 +1,17 @@
-"""What every JSON route shares: exact decimal parsing of bodies and input schemas, with
-the bounds of `services.bounds` on every number."""
+"""What every JSON route shares: bodies read with exact decimals, and no number too long or
+too far from 1 to convert cheaply (every field's own bound is in `schemas`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from gateway.bounds import MAX_COUNT, MAX_CREDITS, MAX_NUMBER_TEXT
-from gateway.services.billing.money import PLAIN_DECIMAL, parse_credits, plain_decimal
+from gateway.bounds import MAX_NUMBER_TEXT
 
 
 def _out_of_range(text: str) -> HTTPException:
@@ -56,35 +54,3 @@ class GatewayRoute(APIRoute):
             return await handler(_DecimalJsonRequest(request.scope, request.receive))
 
         return decimal_handler
-
-
-def _credits(value: object) -> Decimal:
-    parse_credits(value)  # raises ValueError with the reason
-    return plain_decimal(value)
-
-
-_CREDITS_SCHEMA = {
-    "anyOf": [{"type": "number"}, {"type": "string"}],
-    "description": f"credits: plain decimal text, up to 9 decimals, at most {MAX_CREDITS} either way",
-}
-CreditsIn = Annotated[Decimal, BeforeValidator(_credits), WithJsonSchema(_CREDITS_SCHEMA)]
-
-
-def _whole_number(value: object) -> object:
-    """Before pydantic's int: JSON true is not 1, and text is plain digits ('1_000' is not 1000)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number, not a boolean")
-    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value.strip()):
-        raise ValueError("must be a whole number in plain digits")
-    return value
-
-
-WholeNumber = BeforeValidator(_whole_number)
-# A request or token limit, a request cap, a per-request or per-plan maximum.
-Count = Annotated[int, WholeNumber, Field(ge=1, le=MAX_COUNT)]
-
-
-class Body(BaseModel):
-    """Request bodies refuse unknown fields: a typo in a money call must not pass silently."""
-
-    model_config = ConfigDict(extra="forbid")

@@ -2,72 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import Field
 
 from gateway.deps import CurrentKey, IdCursor, PageAfter, PageLimit, RuntimeDep, current_key, unix_time
 from gateway.errors import InvalidRequest
-from gateway.responses import credits, ok, page
-from gateway.routes.base import Body, Count, CreditsIn, GatewayRoute, WholeNumber
-from gateway.routes.views import audit_view, key_view, totals_view
-from gateway.services.billing.money import parse_credits
-from gateway.services.keys import manage as api_keys
+from gateway.routes.base import GatewayRoute
+from gateway.routes.openapi import errors
+from gateway.routes.responses import ok
+from gateway.schemas.common import ListOf, page_of
+from gateway.schemas.keys import (
+    DeleteKeyIn,
+    KeyDeletedOut,
+    KeyOut,
+    KeyUpdateIn,
+    KeyUsageOut,
+    NewKeyIn,
+    NewKeyOut,
+)
+from gateway.schemas.usage import AuditEntryOut
+from gateway.services.keys import manage
 from gateway.services.keys.format import Environment
-from gateway.services.keys.manage import KeyChanges
 from gateway.services.reports import usage as reports
 
 router = APIRouter(
-    prefix="/user/api-keys", route_class=GatewayRoute, tags=["api keys"], dependencies=[Depends(current_key)]
+    prefix="/user/api-keys",
+    route_class=GatewayRoute,
+    tags=["api keys"],
+    dependencies=[Depends(current_key)],
+    responses=errors(401, 403),
 )
 KeyId = Annotated[str, Path(max_length=100)]
 
 
-class KeySettings(Body):
-    expiration_days: Annotated[int, WholeNumber, Field(ge=1, le=3650)] | None = None
-    max_requests: Count | None = None
-    spend_limit: CreditsIn | None = None
-    ip_allowlist: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
-    domain_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=100)
-    allowed_models: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
-    rate_limits: dict[str, Count | None] | None = None
-
-    def changes(self) -> KeyChanges:
-        """Only the fields the client sent: an omitted field keeps its value, null clears it."""
-        given: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
-        if given.get("spend_limit") is not None:
-            if given["spend_limit"] < 0:
-                raise InvalidRequest("'spend_limit' must not be negative", param="spend_limit")
-            given["spend_limit"] = parse_credits(given["spend_limit"])
-        if "key_name" in given:
-            given["name"] = given.pop("key_name")
-        given.pop("action", None)
-        given.pop("environment_tag", None)
-        return KeyChanges(**given)
-
-
-class NewKeyIn(KeySettings):
-    key_name: str = Field(min_length=1, max_length=100)
-    environment_tag: Environment = "live"
-
-
-class KeyUpdateIn(KeySettings):
-    action: Literal["update", "rotate", "bulk_rotate"]
-    key_name: str | None = Field(default=None, min_length=1, max_length=100)
-    active: bool | None = None
-    environment_tag: Environment | None = None  # bulk_rotate: only keys of this environment
-
-
-class DeleteKeyIn(Body):
-    confirmation: str | None = None
-
-
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NewKeyOut)
 async def create_key(payload: NewKeyIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    """A new key, shown in full this once (403 `key_limit_reached` past the plan's max keys)."""
     plan = await runtime.plans.of(principal)
-    created = await api_keys.create(
+    created = await manage.create(
         runtime.db,
         user_id=principal.user_id,
         name=payload.key_name,
@@ -77,10 +51,10 @@ async def create_key(payload: NewKeyIn, principal: CurrentKey, runtime: RuntimeD
         pepper=runtime.pepper,
         auditor=runtime.auditor,
     )
-    return ok({**key_view(created.key), "api_key": created.api_key}, status_code=201)
+    return ok(NewKeyOut.with_secret(created.key, created.api_key), status_code=201)
 
 
-@router.get("")
+@router.get("", response_model=ListOf[KeyOut])
 async def list_keys(
     principal: CurrentKey,
     runtime: RuntimeDep,
@@ -88,31 +62,19 @@ async def list_keys(
     after: PageAfter = None,
     environment_tag: Environment | None = None,
 ) -> Response:
-    found = await api_keys.list_keys(
+    found = await manage.list_keys(
         runtime.db, user_id=principal.user_id, limit=limit + 1, after=after, environment=environment_tag
     )
-    return page([key_view(k) for k in found], limit=limit)
+    return ok(page_of([KeyOut.of(k) for k in found], limit=limit))
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=ListOf[KeyUsageOut])
 async def keys_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    data = []
-    for found in await reports.keys_usage(runtime.db, user_id=principal.user_id):
-        key, budget = found.key, found.budget
-        data.append({
-            "id": key.id,
-            "key_name": key.name,
-            "environment_tag": key.environment,
-            **totals_view(found.totals),
-            "spend_limit": None if budget.spend_limit is None else credits(budget.spend_limit),
-            "spend_remaining": None if budget.spend_remaining is None else credits(budget.spend_remaining),
-            "max_requests": budget.max_requests,
-            "requests_remaining": budget.requests_remaining,
-        })  # fmt: skip
-    return ok({"object": "list", "data": data, "has_more": False})
+    found = await reports.keys_usage(runtime.db, user_id=principal.user_id)
+    return ok(ListOf[KeyUsageOut](data=[KeyUsageOut.from_usage(k) for k in found]))
 
 
-@router.get("/audit-logs")
+@router.get("/audit-logs", response_model=ListOf[AuditEntryOut])
 async def audit_logs(
     *,
     principal: CurrentKey,
@@ -128,32 +90,29 @@ async def audit_logs(
         runtime.db, user_id=principal.user_id, limit=limit + 1, before=after, key_id=key_id, action=action,
         since=start, until=end,
     )  # fmt: skip
-    return page([audit_view(e) for e in found], limit=limit)
+    return ok(page_of([AuditEntryOut.of(e) for e in found], limit=limit))
 
 
-@router.put("/{key_id}")
+@router.put("/{key_id}", response_model=KeyOut | NewKeyOut | ListOf[NewKeyOut], responses=errors(404))
 async def change_key(key_id: KeyId, payload: KeyUpdateIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
+    """`update` answers the key; `rotate` the key with its new secret; `bulk_rotate` a list of them."""
     if payload.action == "update":
-        key = await api_keys.update(
+        key = await manage.update(
             runtime.db, user_id=principal.user_id, key_id=key_id, changes=payload.changes(),
             auth=runtime.auth, auditor=runtime.auditor,
         )  # fmt: skip
-        return ok(key_view(key))
-    await api_keys.owned(runtime.db, user_id=principal.user_id, key_id=key_id)  # 404 for another's key
-    ids = [key_id]
-    if payload.action == "bulk_rotate":
-        ids = await api_keys.keys_to_rotate(runtime.db, user_id=principal.user_id, environment=payload.environment_tag)
-    rotated = await api_keys.rotate(
-        runtime.db, user_id=principal.user_id, key_ids=ids, pepper=runtime.pepper, auth=runtime.auth,
-        auditor=runtime.auditor,
+        return ok(KeyOut.of(key))
+    rotated = await manage.rotate_for(
+        runtime.db, user_id=principal.user_id, key_id=key_id, every=payload.action == "bulk_rotate",
+        environment=payload.environment_tag, pepper=runtime.pepper, auth=runtime.auth, auditor=runtime.auditor,
     )  # fmt: skip
-    views = [{**key_view(r.key), "api_key": r.api_key} for r in rotated]
+    shown = [NewKeyOut.with_secret(r.key, r.api_key) for r in rotated]
     if payload.action == "rotate":
-        return ok(views[0])
-    return ok({"object": "list", "data": views, "has_more": False})
+        return ok(shown[0])
+    return ok(ListOf[NewKeyOut](data=shown))
 
 
-@router.delete("/{key_id}")
+@router.delete("/{key_id}", response_model=KeyDeletedOut, responses=errors(404))
 async def delete_key(
     key_id: KeyId,
     principal: CurrentKey,
@@ -165,7 +124,7 @@ async def delete_key(
     given = confirmation or (payload.confirmation if payload else None)
     if given != "DELETE_KEY":
         raise InvalidRequest('send confirmation: "DELETE_KEY" to delete this key', param="confirmation")
-    await api_keys.delete(
+    await manage.delete(
         runtime.db, user_id=principal.user_id, key_id=key_id, auth=runtime.auth, auditor=runtime.auditor
     )
-    return ok({"id": key_id, "deleted": True})
+    return ok(KeyDeletedOut(id=key_id, deleted=True))

@@ -8,55 +8,63 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import Field
 
 from gateway.deps import CurrentKey, IdCursor, PageLimit, RuntimeDep, current_key
 from gateway.errors import InvalidRequest
-from gateway.responses import credits, ok, page
-from gateway.routes.base import Body, GatewayRoute
-from gateway.routes.views import ledger_view, plan_view, profile_view, totals_view, usage_view
+from gateway.routes.base import GatewayRoute
+from gateway.routes.openapi import errors
+from gateway.routes.responses import ok
+from gateway.schemas.accounts import (
+    AccountClosedOut,
+    BalanceOut,
+    DeleteAccountIn,
+    LimitsOut,
+    MonitorOut,
+    ProfileIn,
+    ProfileOut,
+)
+from gateway.schemas.common import ListOf, credits, page_of
+from gateway.schemas.plans import EntitlementsOut, FeatureOut, KeysUsed, PlanOut, PlanUsageOut, UserPlanOut
+from gateway.schemas.usage import EnvironmentUsageOut, LedgerEntryOut, TotalsOut, UsageEntryOut, WindowOut
 from gateway.services.accounts import profile
 from gateway.services.billing import balances
 from gateway.services.reports import usage as reports
 
-router = APIRouter(prefix="/user", route_class=GatewayRoute, tags=["customer"], dependencies=[Depends(current_key)])
+router = APIRouter(
+    prefix="/user",
+    route_class=GatewayRoute,
+    tags=["customer"],
+    dependencies=[Depends(current_key)],
+    responses=errors(401, 403),
+)
 
 
-class ProfileIn(Body):
-    email: str | None = Field(default=None, max_length=320)
-    username: str | None = Field(default=None, max_length=40)
-
-
-class DeleteAccountIn(Body):
-    confirmation: str | None = None
-
-
-@router.get("/balance")
+@router.get("/balance", response_model=BalanceOut)
 async def balance(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     found = await balances.balance_of(runtime.db, user_id=principal.user_id)
-    return ok({
-        "user_id": principal.user_id,
-        "api_key": principal.mask,
-        "credits": credits(found.credits),
-        "reserved": credits(found.reserved),
-        "status": principal.user_status,
-    })  # fmt: skip
+    return ok(BalanceOut(
+        user_id=principal.user_id,
+        api_key=principal.mask,
+        credits=credits(found.credits),
+        reserved=credits(found.reserved),
+        status=principal.user_status,
+    ))  # fmt: skip
 
 
-@router.get("/profile")
+@router.get("/profile", response_model=ProfileOut)
 async def get_profile(principal: CurrentKey, runtime: RuntimeDep) -> Response:
-    return ok(profile_view(await profile.profile(runtime.db, user_id=principal.user_id)))
+    return ok(ProfileOut.of(await profile.profile(runtime.db, user_id=principal.user_id)))
 
 
-@router.put("/profile")
+@router.put("/profile", response_model=ProfileOut, responses=errors(409))
 async def put_profile(payload: ProfileIn, principal: CurrentKey, runtime: RuntimeDep) -> Response:
     user = await profile.update_profile(
         runtime.db, user_id=principal.user_id, email=payload.email, username=payload.username, auditor=runtime.auditor
     )
-    return ok(profile_view(user))
+    return ok(ProfileOut.of(user))
 
 
-@router.delete("/account")
+@router.delete("/account", response_model=AccountClosedOut)
 async def delete_account(
     principal: CurrentKey,
     runtime: RuntimeDep,
@@ -67,79 +75,80 @@ async def delete_account(
     if (confirmation or (payload.confirmation if payload else None)) != "DELETE_ACCOUNT":
         raise InvalidRequest('send confirmation: "DELETE_ACCOUNT" to close this account', param="confirmation")
     await profile.delete_account(runtime.db, user_id=principal.user_id, auth=runtime.auth, auditor=runtime.auditor)
-    return ok({"user_id": principal.user_id, "status": "deleted"})
+    return ok(AccountClosedOut(user_id=principal.user_id, status="deleted"))
 
 
-@router.get("/plan")
+@router.get("/plan", response_model=UserPlanOut)
 async def my_plan(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     plan = await runtime.plans.of(principal)
     user = await profile.profile(runtime.db, user_id=principal.user_id)
     expired = user.plan_expires_at is not None and user.plan_expires_at <= time.time()
-    return ok({
-        **plan_view(plan),
-        "started_at": user.plan_started_at,
-        "expires_at": None if expired else user.plan_expires_at,
-    })  # fmt: skip
+    return ok(UserPlanOut(
+        **PlanOut.values(plan),
+        started_at=user.plan_started_at,
+        expires_at=None if expired else user.plan_expires_at,
+    ))  # fmt: skip
 
 
-@router.get("/plan/usage")
+@router.get("/plan/usage", response_model=PlanUsageOut)
 async def my_plan_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     plan = await runtime.plans.of(principal)
     found = await reports.plan_usage(runtime.db, principal=principal, plan=plan)
-    return ok({
-        "plan_id": plan.id,
-        "period_start": found["period_start"],
-        **totals_view(found["totals"]),
-        "included_credits": credits(plan.included_credits),
-        "api_keys": found["api_keys"],
-        "limits": await reports.windows(runtime.limiter, principal, plan),
-    })  # fmt: skip
+    return ok(PlanUsageOut(
+        plan_id=plan.id,
+        period_start=found["period_start"],
+        **TotalsOut.values(found["totals"]),
+        included_credits=credits(plan.included_credits),
+        api_keys=KeysUsed(**found["api_keys"]),
+        limits=[WindowOut(**w) for w in await reports.windows(runtime.limiter, principal, plan)],
+    ))  # fmt: skip
 
 
-@router.get("/plan/entitlements")
+@router.get("/plan/entitlements", response_model=EntitlementsOut | FeatureOut)
 async def my_entitlements(
     principal: CurrentKey, runtime: RuntimeDep, feature: Annotated[str | None, Query(max_length=64)] = None
 ) -> Response:
+    """Everything the plan entitles you to, or (`?feature=streaming`) whether it has one feature."""
     plan = await runtime.plans.of(principal)
     if feature is not None:
-        return ok({"plan_id": plan.id, "feature": feature, "enabled": bool(plan.features.get(feature, False))})
-    return ok({
-        "plan_id": plan.id,
-        "features": plan.features,
-        "allowed_models": list(plan.allowed_models),
-        "max_tokens_per_request": plan.max_tokens_per_request,
-        "max_api_keys": plan.max_api_keys,
-        "max_concurrent_requests": plan.max_concurrent_requests,
-    })  # fmt: skip
+        return ok(FeatureOut(plan_id=plan.id, feature=feature, enabled=bool(plan.features.get(feature, False))))
+    return ok(EntitlementsOut(
+        plan_id=plan.id,
+        features=plan.features,
+        allowed_models=list(plan.allowed_models),
+        max_tokens_per_request=plan.max_tokens_per_request,
+        max_api_keys=plan.max_api_keys,
+        max_concurrent_requests=plan.max_concurrent_requests,
+    ))  # fmt: skip
 
 
-@router.get("/limit")
+@router.get("/limit", response_model=LimitsOut)
 async def my_limits(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     plan = await runtime.plans.of(principal)
-    return ok({
-        "plan_id": plan.id,
-        "max_concurrent_requests": plan.max_concurrent_requests,
-        "limits": await reports.windows(runtime.limiter, principal, plan),
-    })  # fmt: skip
+    return ok(LimitsOut(
+        plan_id=plan.id,
+        max_concurrent_requests=plan.max_concurrent_requests,
+        limits=[WindowOut(**w) for w in await reports.windows(runtime.limiter, principal, plan)],
+    ))  # fmt: skip
 
 
-@router.get("/monitor")
+@router.get("/monitor", response_model=MonitorOut)
 async def my_monitor(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     plan = await runtime.plans.of(principal)
     found = await balances.balance_of(runtime.db, user_id=principal.user_id)
     today = await reports.totals(runtime.db, user_id=principal.user_id, since=time.time() - reports.DAY)
-    return ok({
-        "user_id": principal.user_id,
-        "credits": credits(found.credits),
-        "reserved": credits(found.reserved),
-        "status": principal.user_status,
-        "plan_id": plan.id,
-        "last_24h": totals_view(today),
-        "limits": await reports.windows(runtime.limiter, principal, plan),
-    })  # fmt: skip
+    return ok(MonitorOut(
+        user_id=principal.user_id,
+        credits=credits(found.credits),
+        reserved=credits(found.reserved),
+        status=principal.user_status,
+        plan_id=plan.id,
+        last_24h=TotalsOut.of(today),
+        limits=[WindowOut(**w) for w in await reports.windows(runtime.limiter, principal, plan)],
+    ))  # fmt: skip
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=ListOf[UsageEntryOut])
 async def my_usage(
     principal: CurrentKey,
     runtime: RuntimeDep,
@@ -147,10 +156,10 @@ async def my_usage(
     after: Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")] = None,
 ) -> Response:
     found = await reports.usage_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
-    return page([usage_view(r) for r in found], limit=limit)
+    return ok(page_of([UsageEntryOut.of(r) for r in found], limit=limit))
 
 
-@router.get("/transactions")
+@router.get("/transactions", response_model=ListOf[LedgerEntryOut])
 async def my_transactions(
     principal: CurrentKey,
     runtime: RuntimeDep,
@@ -158,11 +167,11 @@ async def my_transactions(
     after: IdCursor = None,
 ) -> Response:
     found = await balances.ledger_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
-    return page([ledger_view(r) for r in found], limit=limit)
+    return ok(page_of([LedgerEntryOut.of(r) for r in found], limit=limit))
 
 
-@router.get("/environment-usage")
+@router.get("/environment-usage", response_model=ListOf[EnvironmentUsageOut])
 async def my_environment_usage(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     grouped = await reports.grouped(runtime.db, by="environment", user_id=principal.user_id)
-    data = [{"environment_tag": name, **totals_view(totals)} for name, totals in grouped]
-    return ok({"object": "list", "data": data, "has_more": False})
+    data = [EnvironmentUsageOut(environment_tag=name, **TotalsOut.values(totals)) for name, totals in grouped]
+    return ok(ListOf[EnvironmentUsageOut](data=data))

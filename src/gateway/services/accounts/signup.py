@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from gateway.db.accounts import users
 from gateway.db.accounts.users import UserRow
-from gateway.db.billing.ledger import Balance
 from gateway.db.database import Database, Tx
 from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyPolicy, KeyRow
@@ -18,6 +17,7 @@ from gateway.errors import AlreadyExists
 from gateway.ids import new_id
 from gateway.services.accounts.profile import check_username, normalise_email
 from gateway.services.billing import credits
+from gateway.services.billing.balances import Balance
 from gateway.services.billing.money import Nanos
 from gateway.services.keys import format as keys
 from gateway.services.keys.format import Environment

@@ -11,6 +11,20 @@ from gateway.db.database import Database, Tx
 from gateway.errors import NotFound
 from gateway.services.billing.key_budget import KeyBudget
 
+# The records other packages read, re-exported: they never import money's storage themselves.
+__all__ = [
+    "Balance",
+    "LedgerRow",
+    "balance_of",
+    "held_by_user",
+    "key_budget",
+    "key_usage",
+    "ledger_page",
+    "ledger_total",
+    "restart_key_counts",
+    "total_held",
+]
+
 
 async def balance_of(db: Database, *, user_id: str) -> Balance:
     async with db.autocommit() as tx:

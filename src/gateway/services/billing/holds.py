@@ -58,6 +58,9 @@ class Settlement:
     balance: Balance
 
 
+NOTHING_HELD = Settlement(ZERO, ZERO, Balance(0, 0))  # the end of a call that held nothing
+
+
 async def place(
     db: Database,
     *,

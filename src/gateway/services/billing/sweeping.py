@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from gateway.db.billing import holds, instances
-from gateway.db.database import Database
+from gateway.db.database import Database, Tx
 
 
 async def heartbeat(db: Database, *, instance_id: str) -> None:
@@ -31,6 +31,11 @@ async def release_orphans(db: Database, *, stale_after: float, batch: int = 200)
     async with db.transaction() as tx:
         await instances.forget_stale(tx, stale_before=stale_before)
     return released
+
+
+async def live_processes(tx: Tx, *, since: float) -> int:
+    """Gateway processes that proved they are alive since `since`."""
+    return await instances.alive(tx, since=since)
 
 
 async def leave(db: Database, *, instance_id: str) -> None:

@@ -14,12 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
 from gateway.ids import new_id
 from gateway.services.billing import estimate
 from gateway.services.billing import holds as billing
-from gateway.services.billing.holds import Settlement
+from gateway.services.billing.holds import NOTHING_HELD, Settlement
 from gateway.services.billing.money import ZERO
 from gateway.services.billing.pricing import TokenUsage, cost_of
 from gateway.services.call.admission import Budget, Quote
@@ -66,7 +65,7 @@ class CallEnd:
         async def write() -> Settlement:
             if hold is None:
                 await billing.record_free(db, record=record)
-                return Settlement(ZERO, ZERO, Balance(0, 0))
+                return NOTHING_HELD
             return await billing.settle(db, hold=hold, cost=cost, record=record)
 
         settlement = await self._end(write)

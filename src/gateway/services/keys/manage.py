@@ -176,15 +176,26 @@ async def rotate(
     return rotated
 
 
-async def owned(db: Database, *, user_id: str, key_id: str) -> KeyRow:
+async def rotate_for(
+    db: Database,
+    *,
+    user_id: str,
+    key_id: str,
+    every: bool,
+    environment: str | None,
+    pepper: bytes,
+    auth: KeyAuthenticator,
+    auditor: Auditor,
+) -> list[Created]:
+    """Rotate one of the user's keys — or, with `every`, all of them (or one environment's),
+    `key_id` being any of the user's keys."""
     async with db.read() as tx:
-        return await _owned(tx, user_id=user_id, key_id=key_id)
-
-
-async def keys_to_rotate(db: Database, *, user_id: str, environment: str | None) -> list[str]:
-    async with db.read() as tx:
-        found = await api_keys.list_for_user(tx, user_id=user_id, limit=10_000, environment=environment)
-    return [key.id for key in found]
+        await _owned(tx, user_id=user_id, key_id=key_id)  # 404 for another user's key
+        ids = [key_id]
+        if every:
+            found = await api_keys.list_for_user(tx, user_id=user_id, limit=10_000, environment=environment)
+            ids = [key.id for key in found]
+    return await rotate(db, user_id=user_id, key_ids=ids, pepper=pepper, auth=auth, auditor=auditor)
 
 
 async def delete(db: Database, *, user_id: str, key_id: str, auth: KeyAuthenticator, auditor: Auditor) -> None:

@@ -11,7 +11,6 @@ from gateway.db.accounts import users
 from gateway.db.accounts.users import UserBalanceRow
 from gateway.db.audit import log as audit
 from gateway.db.audit.log import AuditRow
-from gateway.db.billing import instances
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Database
 from gateway.db.keys import api_keys
@@ -19,7 +18,7 @@ from gateway.db.keys.api_keys import KeyRow
 from gateway.db.plans.plans import PlanRow
 from gateway.db.reports import usage
 from gateway.db.reports.usage import Totals
-from gateway.services.billing import balances
+from gateway.services.billing import balances, sweeping
 from gateway.services.billing.key_budget import KeyBudget
 from gateway.services.keys.authenticate import Principal
 from gateway.services.limits.rate_limiter import RateLimiter, duration, is_tokens
@@ -62,7 +61,7 @@ async def monitor(db: Database, *, since: float | None) -> dict[str, Any]:
         top_models = await usage.grouped(tx, by="model", since=since, limit=10)
         outcomes = await usage.grouped(tx, by="outcome", since=since, limit=100)
         held = await balances.total_held(tx)
-        live = await instances.alive(tx, since=time.time() - 60)
+        live = await sweeping.live_processes(tx, since=time.time() - 60)
     return {
         "since": since,
         "totals": totals,

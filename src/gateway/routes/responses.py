@@ -1,4 +1,5 @@
-"""JSON success responses. Credits are `Decimal`s written as exact JSON numbers."""
+"""Success answers as JSON: a schema's model (or plain data) with credits — `Decimal`s —
+written as exact JSON numbers."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
-
-from gateway.services.billing.money import Nanos, to_credits
 
 
 def _default(value: Any) -> Any:
@@ -19,17 +19,10 @@ def _default(value: Any) -> Any:
 
 class GatewayJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
+        if isinstance(content, BaseModel):
+            content = content.model_dump()  # Decimals stay Decimals until `_default`
         return orjson.dumps(content, default=_default)
 
 
-def ok(content: Any, status_code: int = 200) -> GatewayJSONResponse:
+def ok(content: BaseModel | dict[str, Any], status_code: int = 200) -> GatewayJSONResponse:
     return GatewayJSONResponse(content, status_code=status_code)
-
-
-def credits(nanos: Nanos | int) -> Decimal:
-    return to_credits(nanos)
-
-
-def page(items: list[Any], *, limit: int) -> GatewayJSONResponse:
-    """A list page from `limit + 1` fetched items: `has_more` says whether another exists."""
-    return ok({"object": "list", "data": items[:limit], "has_more": len(items) > limit})
