@@ -41,20 +41,21 @@ REFUSED_BY = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class NewHold:
+    id: str
+    user_id: str
+    key_id: str | None
+    amount: int
+    instance_id: str  # the process that holds it (see `billing.sweeping`)
+    created_at: float
+    key_limited: bool  # also counted on the key's row
+
+
 class HoldStore(Protocol):
-    async def place(
-        self,
-        *,
-        hold_id: str,
-        user_id: str,
-        key_id: str | None,
-        key_limited: bool,
-        amount: int,
-        instance_id: str,
-        now: float,
-    ) -> Placed:
-        """Move `amount` from spendable to held and record who holds it — only if the balance
-        (and a limited key's spend limit and request cap) allow it; else nothing."""
+    async def place(self, hold: NewHold) -> Placed:
+        """Move `hold.amount` from spendable to held and record who holds it — only if the
+        balance (and a limited key's spend limit and request cap) allow it; else nothing."""
 
     async def settle_in_full(self, *, row: UsageRow, reference: str, key_limited: bool) -> Balance | None:
         """End the hold `row.id`, charge `row.cost`, write its ledger and usage rows — if
@@ -76,27 +77,17 @@ class HoldRow:
     key_held: bool  # whether the key's row counts it too
 
 
-async def insert(
-    tx: Tx,
-    *,
-    hold_id: str,
-    user_id: str,
-    key_id: str | None,
-    amount: int,
-    instance_id: str,
-    now: float,
-    key_held: bool = False,
-) -> None:
+async def insert(tx: Tx, hold: NewHold) -> None:
     await tx.execute(
         "INSERT INTO reservations (id, user_id, key_id, amount, instance_id, created_at, key_held)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        hold_id,
-        user_id,
-        key_id,
-        amount,
-        instance_id,
-        now,
-        key_held,
+        hold.id,
+        hold.user_id,
+        hold.key_id,
+        hold.amount,
+        hold.instance_id,
+        hold.created_at,
+        hold.key_limited,
     )
 
 

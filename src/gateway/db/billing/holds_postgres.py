@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.db.billing import usage
-from gateway.db.billing.holds import REFUSED_BY, Placed
+from gateway.db.billing.holds import REFUSED_BY, NewHold, Placed
 from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import ConstraintViolation, Row, retrying
@@ -97,22 +97,12 @@ class PostgresHolds:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
 
-    async def place(
-        self,
-        *,
-        hold_id: str,
-        user_id: str,
-        key_id: str | None,
-        key_limited: bool,
-        amount: int,
-        instance_id: str,
-        now: float,
-    ) -> Placed:
+    async def place(self, hold: NewHold) -> Placed:
+        args = (hold.id, hold.user_id, hold.key_id, hold.amount, hold.instance_id, hold.created_at, hold.key_limited)
+
         async def statement() -> None:
             async with self._db.autocommit() as tx:
-                await tx.execute(
-                    _PG["place", key_limited], hold_id, user_id, key_id, amount, instance_id, now, key_limited
-                )
+                await tx.execute(_PG["place", hold.key_limited], *args)
 
         try:
             await retrying(statement)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.db.billing import holds, key_budgets, ledger, usage
-from gateway.db.billing.holds import REFUSED_BY, Placed
+from gateway.db.billing.holds import REFUSED_BY, NewHold, Placed
 from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import ConstraintViolation, Tx
@@ -29,26 +29,13 @@ class SqliteHolds:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    async def place(
-        self,
-        *,
-        hold_id: str,
-        user_id: str,
-        key_id: str | None,
-        key_limited: bool,
-        amount: int,
-        instance_id: str,
-        now: float,
-    ) -> Placed:
+    async def place(self, hold: NewHold) -> Placed:
         async def work(tx: Tx) -> Placed:
-            if not await ledger.hold(tx, user_id=user_id, amount=amount):
+            if not await ledger.hold(tx, user_id=hold.user_id, amount=hold.amount):
                 raise _Refused(Placed.NO_CREDITS)
-            if key_limited and key_id is not None:
-                await _count_on_key(tx, key_id=key_id, amount=amount)
-            await holds.insert(
-                tx, hold_id=hold_id, user_id=user_id, key_id=key_id, amount=amount,
-                instance_id=instance_id, now=now, key_held=key_limited,
-            )  # fmt: skip
+            if hold.key_limited and hold.key_id is not None:
+                await _count_on_key(tx, key_id=hold.key_id, amount=hold.amount)
+            await holds.insert(tx, hold)
             return Placed.OK
 
         try:

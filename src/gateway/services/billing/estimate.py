@@ -1,6 +1,6 @@
 """Token counts the gateway must work out itself, each by a written rule.
 
-**Prompt upper bound** (for the reservation): byte-level tokenizers never make more tokens
+**Prompt upper bound** (for the hold): byte-level tokenizers never make more tokens
 than bytes, so the request body's UTF-8 byte length bounds the prompt's text, and the JSON
 framing of each message (≥ 28 bytes) exceeds the 3-4 framing tokens chat templates add per
 message. Added on top: 3 tokens that prime the reply, and 2,000 for each non-text content

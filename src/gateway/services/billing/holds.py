@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from gateway.db.billing import holds, key_budgets, ledger, usage
-from gateway.db.billing.holds import Placed
+from gateway.db.billing.holds import NewHold, Placed
 from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Database, retrying
@@ -88,10 +88,7 @@ async def place(
             wanted = amount
         if wanted <= 0 or wanted > MAX_NANOS:
             break  # past what any balance may hold (e.g. max_tokens 2^62): unaffordable, and past int64
-        outcome = await db.holds.place(
-            hold_id=hold_id, user_id=user_id, key_id=key_id, key_limited=key_limited,
-            amount=wanted, instance_id=instance_id, now=time.time(),
-        )  # fmt: skip
+        outcome = await db.holds.place(NewHold(hold_id, user_id, key_id, wanted, instance_id, time.time(), key_limited))
         if outcome is Placed.OK:
             return Hold(hold_id, user_id, key_id, wanted, key_limited)
         if outcome is not Placed.NO_CREDITS:

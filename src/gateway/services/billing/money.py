@@ -2,7 +2,7 @@
 
 1 credit = 1 USD of the gateway's price list = 1,000,000,000 nano-credits. Balances,
 reservations, charges and ledger rows are whole nano-credits (`Nanos`); prices per token are
-exact `Decimal`s. The rounding rule: a request's cost (or reservation) is computed exactly
+exact `Decimal`s. The rounding rule: a request's cost (or hold) is computed exactly
 in Decimal, then rounded **up** to the next whole nano-credit, once per request.
 """
 

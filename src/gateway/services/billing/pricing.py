@@ -1,5 +1,5 @@
 """What a request costs: prices per token, the cost of actual usage, and the most a request
-can cost (its reservation). All arithmetic is exact Decimal, rounded once by `round_up`."""
+can cost (its hold). All arithmetic is exact Decimal, rounded once by `round_up`."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def cost_of(price: Price, usage: TokenUsage) -> Nanos:
 
 
 def max_cost(price: Price, *, prompt_bound: int, output_cap: int, n: int) -> Nanos:
-    """The reservation: prompt upper bound plus the output cap for each of the n choices."""
+    """The hold: prompt upper bound plus the output cap for each of the n choices."""
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         return round_up(price.request + prompt_bound * price.prompt + n * output_cap * price.completion)

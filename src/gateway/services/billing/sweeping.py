@@ -17,7 +17,7 @@ async def heartbeat(db: Database, *, instance_id: str) -> None:
 
 async def release_orphans(db: Database, *, stale_after: float, batch: int = 200) -> int:
     """Give back what dead processes held. Safe when several processes sweep at once: a
-    reservation is released by whoever deletes its row."""
+    hold is released by whoever deletes its row."""
     stale_before = time.time() - stale_after
     released = 0
     while True:
