@@ -1,4 +1,5 @@
-"""`python -m gateway serve|migrate|simulator`: run, migrate, or simulate an upstream."""
+"""`python -m gateway serve|migrate|payments reconcile|simulator`: run, migrate, apply the payments
+Stripe could not deliver, or simulate an upstream."""
 
 from __future__ import annotations
 
@@ -51,6 +52,39 @@ def _migrate(_: argparse.Namespace) -> None:
     print("applied: " + ", ".join(applied) if applied else "the schema is up to date")
 
 
+def _reconcile(args: argparse.Namespace) -> None:
+    from gateway.db.database import open_database
+    from gateway.services.keys.authenticate import KeyAuthenticator
+    from gateway.services.keys.format import hashing_key
+    from gateway.services.payments.auto_topup import AutoTopUps
+    from gateway.services.payments.inbox import Inbox
+    from gateway.services.payments.reconcile import reconcile
+    from gateway.services.payments.setup import payment_config
+    from gateway.services.plans.book import PlanBook
+
+    settings = load_settings()
+    config = payment_config(settings)
+    if config is None:
+        sys.exit("gateway: STRIPE_SECRET_KEY is not set: there is nothing to reconcile with")
+
+    async def run() -> str:
+        db = await open_database(settings.database_url)
+        try:
+            await db.migrate()
+            # Other processes' caches of a changed plan expire on their own within seconds.
+            auth = KeyAuthenticator(db=db, pepper=hashing_key(settings.secret()), admin_key=None)
+            plans = PlanBook(db)
+            inbox = Inbox(db=db, payments=config, plans=plans, auth=auth, auto_topups=AutoTopUps(db, config))
+            done = await reconcile(config, inbox, days=args.days)
+        finally:
+            await config.api.close()
+            await db.close()
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(done.outcomes.items())) or "none"
+        return f"events Stripe could not deliver in the last {args.days} days: {done.seen} ({counts})"
+
+    print(asyncio.run(run()))
+
+
 def _simulator(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -72,6 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--graceful-seconds", type=int, default=None, help="limit for in-flight requests at SIGTERM")
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or migrate the database schema").set_defaults(run=_migrate)
+    payments = commands.add_parser("payments", help="payments with Stripe").add_subparsers(dest="what", required=True)
+    reconcile = payments.add_parser("reconcile", help="apply the events Stripe could not deliver")
+    reconcile.add_argument("--days", type=int, default=30, choices=range(1, 31), metavar="1-30")
+    reconcile.set_defaults(run=_reconcile)
     sim = commands.add_parser("simulator", help="run the simulated upstream")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9100)

@@ -12,6 +12,7 @@ from gateway.runtime import Runtime
 from gateway.services.keys import allowlist
 from gateway.services.keys.authenticate import Admin, Principal
 from gateway.services.keys.client_ip import client_ip
+from gateway.services.payments.setup import PaymentParts
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -65,3 +66,13 @@ IdCursor = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="cursor:
 def unix_time(description: str) -> Any:
     """A Unix time query parameter: finite, from 1970 to the year 9999."""
     return Query(ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False, description=description)
+
+
+def payments(runtime: RuntimeDep) -> PaymentParts:
+    """Stripe's parts, or 503 when payments are not configured."""
+    if runtime.payments is None:
+        raise ServiceUnavailable("payments are not configured on this gateway (STRIPE_SECRET_KEY is unset)")
+    return runtime.payments
+
+
+PaymentsDep = Annotated[PaymentParts, Depends(payments)]

@@ -24,6 +24,7 @@ from gateway.services.audit.chain import Auditor, audit_key
 from gateway.services.billing import sweeping
 from gateway.services.billing.holds import PendingReleases
 from gateway.services.billing.money import Nanos, parse_credits
+from gateway.services.call.context import BalanceWatch
 from gateway.services.catalog.cache import CatalogService
 from gateway.services.catalog.entries import load_price_file
 from gateway.services.keys.authenticate import KeyAuthenticator
@@ -31,6 +32,7 @@ from gateway.services.keys.client_ip import IpNetwork
 from gateway.services.keys.format import hashing_key
 from gateway.services.limits.rate_limiter import RateLimiter
 from gateway.services.limits.throttle import PublicThrottle
+from gateway.services.payments.setup import PaymentParts, start_payments
 from gateway.services.plans import periods
 from gateway.services.plans.book import PlanBook
 from gateway.settings import Settings
@@ -39,6 +41,14 @@ from gateway.upstream.http import HttpUpstream
 from gateway.upstream.simulated import SimulatedUpstream
 
 log = logging.getLogger("gateway")
+
+
+class _NoWatch:
+    def settled(self, user_id: str, credits: int) -> None:
+        pass
+
+
+NO_WATCH = _NoWatch()
 REVOKE_KEY, REVOKE_USER, CATALOG_CHANGED, PLANS_CHANGED = "revoke-key", "revoke-user", "catalog", "plans"
 PLAN_CREDITS_EVERY_SECONDS = 3600
 
@@ -70,11 +80,16 @@ class Runtime:
     signup_credits: Nanos
     bus: EventBus
     redis: RedisLink | None
+    payments: PaymentParts | None = None  # None: STRIPE_SECRET_KEY is not set
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def trusted_proxies(self) -> list[IpNetwork]:
         return self.settings.trusted_proxies
+
+    @property
+    def balance_watch(self) -> BalanceWatch:
+        return self.payments.auto_topups if self.payments is not None else NO_WATCH
 
     def health(self) -> Health:
         if self.redis is None:
@@ -135,6 +150,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         bus=bus,
         redis=redis,
     )
+    runtime.payments = await start_payments(settings, db=db, plans=runtime.plans, auth=runtime.auth)
     await _connect_events(runtime)
     await _sweep(runtime)
     runtime._tasks.append(asyncio.create_task(_keep_alive(runtime), name="gateway-heartbeat"))
@@ -179,6 +195,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     for task in runtime._tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if runtime.payments is not None:
+        await runtime.payments.stop()
     if await runtime.releases.retry():
         log.warning("%d holds could not be released; other processes will sweep them", len(runtime.releases))
     await sweeping.leave(runtime.db, instance_id=runtime.instance_id)

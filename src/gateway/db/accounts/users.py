@@ -82,14 +82,29 @@ async def set_profile(tx: Tx, *, user_id: str, email: str, username: str) -> Non
     await tx.execute("UPDATE users SET email = $2, username = $3 WHERE id = $1", user_id, email, username)
 
 
-async def set_plan(tx: Tx, *, user_id: str, plan_id: str, started_at: float, expires_at: float | None) -> None:
+async def set_plan(
+    tx: Tx, *, user_id: str, plan_id: str, started_at: float, expires_at: float | None, source: str = "admin"
+) -> None:
+    """`source`: who keeps the plan going — an admin's assignment, or a Stripe subscription."""
     await tx.execute(
-        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4 WHERE id = $1",
+        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4, plan_source = $5 WHERE id = $1",
         user_id,
         plan_id,
         started_at,
         expires_at,
+        source,
     )
+
+
+async def switch_plan(tx: Tx, *, user_id: str, plan_id: str) -> None:
+    """Another plan for the same period."""
+    await tx.execute("UPDATE users SET plan_id = $2 WHERE id = $1", user_id, plan_id)
+
+
+async def plan_source(tx: Tx, user_id: str) -> tuple[str, str] | None:
+    """(plan, who set it) of the user, the row locked until the transaction ends."""
+    row = await tx.fetchrow(f"SELECT plan_id, plan_source FROM users WHERE id = $1{tx.for_no_key_update}", user_id)
+    return None if row is None else (row["plan_id"], row["plan_source"])
 
 
 async def set_limit_overrides(tx: Tx, *, user_id: str, overrides: dict[str, int | None]) -> None:
@@ -103,9 +118,10 @@ async def mark_deleted(tx: Tx, *, user_id: str, now: float) -> None:
 
 
 async def on_paid_plans(tx: Tx, *, now: float) -> list[tuple[str, str, float]]:
-    """(user, plan, period start) of every running paid plan."""
+    """(user, plan, period start) of every running paid plan an admin assigned (a Stripe
+    subscription's periods are granted by its paid invoices)."""
     rows = await tx.fetchall(
-        "SELECT id, plan_id, plan_started_at FROM users WHERE status = 'active' "
+        "SELECT id, plan_id, plan_started_at FROM users WHERE status = 'active' AND plan_source = 'admin' "
         "AND plan_expires_at IS NOT NULL AND plan_expires_at > $1 AND plan_started_at IS NOT NULL",
         now,
     )

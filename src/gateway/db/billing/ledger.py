@@ -29,6 +29,7 @@ class LedgerRow:
     key_id: str | None
     description: str | None
     created_at: float
+    shortfall: int = 0
 
 
 def _entry(row: Row) -> LedgerRow:
@@ -43,6 +44,7 @@ def _entry(row: Row) -> LedgerRow:
         key_id=row["key_id"],
         description=row["description"],
         created_at=row["created_at"],
+        shortfall=row["shortfall"],
     )
 
 
@@ -107,11 +109,13 @@ async def append(
     now: float,
     key_id: str | None = None,
     description: str | None = None,
+    shortfall: int = 0,
 ) -> bool:
-    """Append one ledger row; False if the reference was already used (nothing written)."""
+    """Append one ledger row; False if the reference was already used (nothing written).
+    `shortfall`: what a take-back could not take (the row's amount is what it took)."""
     inserted = await tx.fetchval(
         "INSERT INTO ledger (user_id, kind, amount, reference, credits_after, reserved_after,"
-        " key_id, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " key_id, description, created_at, shortfall) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         " ON CONFLICT (reference) DO NOTHING RETURNING id",
         user_id,
         kind,
@@ -122,6 +126,7 @@ async def append(
         key_id,
         description,
         now,
+        shortfall,
     )
     return inserted is not None
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from gateway.bounds import MAX_CREDITS
 from gateway.db.billing import ledger
 from gateway.db.billing.ledger import Balance
-from gateway.db.database import Database, Tx
+from gateway.db.database import Database, TransientConflict, Tx
 from gateway.errors import GatewayError, InvalidRequest, NotFound, ReferenceConflict
 from gateway.ids import new_id
 from gateway.services.accounts.lookup import resolve_user
@@ -171,3 +171,45 @@ async def admin_credit(
         on_applied=audited,
     )
     return target, balance
+
+
+async def grant(
+    tx: Tx, *, user_id: str, amount: Nanos, kind: str, reference: str, description: str, now: float
+) -> Balance | None:
+    """Add credits inside the caller's transaction (a payment's, with its event), once per
+    reference: None when the reference was used before (nothing changes)."""
+    if await ledger.by_reference(tx, reference) is not None:
+        return None
+    after = await ledger.add(tx, user_id=user_id, amount=amount, ceiling=MAX_NANOS)
+    if after is None:
+        raise InvalidRequest(f"a grant of {credits_text(amount)} would take the balance past the most it may hold")
+    if not await ledger.append(
+        tx, user_id=user_id, kind=kind, amount=amount, reference=reference, after=after, now=now,
+        description=description,
+    ):  # fmt: skip
+        raise TransientConflict("another transaction used this reference first")  # run again: it will see it
+    return after
+
+
+async def take_back(
+    tx: Tx, *, user_id: str, amount: Nanos, kind: str, reference: str, description: str, now: float
+) -> tuple[Nanos, Nanos] | None:
+    """Take back up to `amount` spendable credits inside the caller's transaction, once per
+    reference: (taken, shortfall). The balance never goes below zero: what it cannot give is
+    the shortfall, recorded on the ledger row. None when the reference was used before."""
+    if await ledger.by_reference(tx, reference) is not None:
+        return None
+    current = await ledger.balance(tx, user_id, for_update=True)
+    if current is None:
+        raise NotFound("no such user")
+    taken = Nanos(max(0, min(amount, current.credits)))
+    after = await ledger.add(tx, user_id=user_id, amount=-taken, ceiling=MAX_NANOS)
+    if after is None:  # cannot happen with the row locked
+        raise TransientConflict("the balance changed under a locked take-back")
+    shortfall = Nanos(amount - taken)
+    if not await ledger.append(
+        tx, user_id=user_id, kind=kind, amount=-taken, reference=reference, after=after, now=now,
+        description=description, shortfall=shortfall,
+    ):  # fmt: skip
+        raise TransientConflict("another transaction used this reference first")
+    return taken, shortfall

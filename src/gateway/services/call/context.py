@@ -17,6 +17,11 @@ from gateway.services.plans.book import PlanBook
 from gateway.upstream.base import Upstream
 
 
+class BalanceWatch(Protocol):
+    def settled(self, user_id: str, credits: int) -> None:
+        """A settlement left the user `credits` (auto top-up looks here; must not block)."""
+
+
 class CallContext(Protocol):
     @property
     def db(self) -> Database: ...
@@ -53,3 +58,6 @@ class CallContext(Protocol):
 
     @property
     def trusted_proxies(self) -> Sequence[IpNetwork]: ...
+
+    @property
+    def balance_watch(self) -> BalanceWatch: ...

@@ -69,6 +69,8 @@ class CallEnd:
             return await billing.settle(db, hold=hold, cost=cost, record=record)
 
         settlement = await self._end(write)
+        if hold is not None:
+            self._ctx.balance_watch.settled(self.principal.user_id, settlement.balance.credits)
         await self._end_ticket(usage.prompt_tokens + usage.completion_tokens)
         return settlement
 

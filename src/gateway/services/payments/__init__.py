@@ -1,2 +1,5 @@
-"""Payments through Stripe: top-ups, plan subscriptions, refunds and disputes, auto top-up.
-Credits granted here go through `services.billing` like every other movement of money."""
+"""Payments through Stripe: buying credits and plans with Checkout (`checkout`), the Billing
+Portal, the webhook inbox that applies each event once (`inbox`, `events_*`), auto top-up
+(`auto_topup`), the operators' history and reconcile (`history`, `reconcile`), and Stripe's
+API as the gateway uses it (`stripe_api`). Every credit granted or taken back goes through
+`services.billing`, in the transaction that stores its event."""

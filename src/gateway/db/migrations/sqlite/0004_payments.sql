@@ -1,0 +1,80 @@
+-- Payments through Stripe. Amounts in cents are what Stripe collected (USD); credits stay in
+-- nano-credits. Every webhook event is stored once, in the transaction that applies it.
+
+-- A refund or dispute may take back more than the balance holds: what could not be taken is
+-- recorded on the ledger row (the row's amount is what was taken).
+ALTER TABLE ledger ADD COLUMN shortfall INTEGER NOT NULL DEFAULT 0;
+
+-- Who set the user's plan: an admin (periods granted hourly by the gateway) or a Stripe
+-- subscription (periods granted by its paid invoices).
+ALTER TABLE users ADD COLUMN plan_source TEXT NOT NULL DEFAULT 'admin' CHECK (plan_source IN ('admin', 'stripe'));
+
+CREATE TABLE payment_customers (
+    user_id TEXT PRIMARY KEY REFERENCES users (id),
+    customer_id TEXT NOT NULL UNIQUE,
+    payment_method TEXT,
+    has_paid INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE checkouts (
+    session_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL CHECK (kind IN ('credits', 'plan')),
+    amount_cents INTEGER,
+    plan_id TEXT,
+    save_card INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE topups (
+    payment_intent TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    source TEXT NOT NULL CHECK (source IN ('checkout', 'auto')),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+    granted INTEGER NOT NULL CHECK (granted >= 0),
+    refunded_cents INTEGER NOT NULL DEFAULT 0,
+    refund_taken INTEGER NOT NULL DEFAULT 0,
+    dispute_taken INTEGER NOT NULL DEFAULT 0,
+    dispute_status TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX topups_by_user ON topups (user_id);
+
+CREATE TABLE subscriptions (
+    subscription_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    plan_id TEXT,
+    status TEXT NOT NULL,
+    period_end REAL,
+    cancel_at_period_end INTEGER NOT NULL DEFAULT 0,
+    ended INTEGER NOT NULL DEFAULT 0,
+    event_created REAL NOT NULL
+);
+CREATE INDEX subscriptions_by_user ON subscriptions (user_id);
+
+CREATE TABLE auto_topups (
+    user_id TEXT PRIMARY KEY REFERENCES users (id),
+    enabled INTEGER NOT NULL DEFAULT 0,
+    threshold INTEGER NOT NULL CHECK (threshold >= 0),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+    disabled_reason TEXT,
+    attempt_id TEXT,
+    attempt_started_at REAL,
+    payment_intent TEXT,
+    last_outcome TEXT,
+    updated_at REAL NOT NULL
+);
+
+CREATE TABLE stripe_events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    user_id TEXT,
+    amount INTEGER NOT NULL DEFAULT 0,
+    shortfall INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'ignored')),
+    detail TEXT,
+    created_at REAL NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE INDEX stripe_events_by_time ON stripe_events (received_at, id);

@@ -1,0 +1,192 @@
+"""Events about payments for credits: a paid Checkout, an auto top-up's PaymentIntent, and
+money going back — refunds (by the increase of `amount_refunded`) and disputes — matched to
+their top-up by PaymentIntent. Credits come only from what Stripe collected, never from
+metadata or anything the client sent; taking them back never takes a balance below zero (the
+rest is the shortfall, on the ledger row).
+"""
+
+from __future__ import annotations
+
+import math
+
+from gateway.db.accounts import users
+from gateway.db.database import Tx
+from gateway.db.payments import customers, topups
+from gateway.services.billing import credits
+from gateway.services.billing.money import Nanos, credits_text
+from gateway.services.payments.event import Applied, Context, Event, Prepared, ignored, text, whole
+from gateway.services.payments.stripe_api import declined_because
+
+PAID = ("paid", "no_payment_required")
+
+
+def _usd(cents: int) -> str:
+    return f"${cents // 100}.{cents % 100:02d}"
+
+
+async def checkout_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
+    """`checkout.session.completed` / `.async_payment_succeeded`: a paid top-up's credits
+    (once per session, whichever of the two comes first); a subscription's first payment is
+    granted by its invoice."""
+    session = event.object
+    session_id = text(session, "id")
+    if session_id is None:
+        return ignored("no session id")
+    ours = await customers.checkout(tx, session_id)
+    user_id = ours.user_id if ours else await _user_of_customer(tx, session)
+    if user_id is None or await users.get(tx, user_id) is None:
+        return ignored("not a checkout of this gateway")
+    if session.get("mode") != "payment":
+        await customers.mark_paid(tx, user_id)
+        return ignored("a subscription's periods are granted by its paid invoices", user_id)
+    paid = _collected(session)
+    if isinstance(paid, str):
+        return ignored(paid, user_id)
+    cents, payment_intent = paid
+    amount = ctx.payments.credits_for(cents)
+    granted = await credits.grant(
+        tx, user_id=user_id, amount=amount, kind="stripe_topup", reference=f"stripe:checkout:{session_id}",
+        description=f"Stripe top-up, {_usd(cents)} paid", now=ctx.now,
+    )  # fmt: skip
+    if granted is None:
+        return ignored("this session's credits were granted already", user_id)
+    await topups.insert(
+        tx, payment_intent=payment_intent, user_id=user_id, source="checkout", amount_cents=cents, granted=amount,
+        now=ctx.now,
+    )  # fmt: skip
+    await customers.mark_paid(tx, user_id)
+    if ours is not None and ours.save_card and prepared.payment_method is not None:
+        await customers.save_card(tx, user_id=user_id, payment_method=prepared.payment_method)
+    return Applied(user_id=user_id, amount=amount, detail=f"{_usd(cents)} paid", auto_topup_changed=ours is not None)
+
+
+def _collected(session: dict[str, object]) -> tuple[int, str] | str:
+    """(cents collected in USD, its PaymentIntent), or why there is nothing to grant."""
+    if session.get("payment_status") not in PAID:
+        return "not paid yet (the payment method settles later)"
+    cents, payment_intent = whole(session, "amount_total"), text(session, "payment_intent")
+    if cents is None or cents <= 0 or session.get("currency") != "usd" or payment_intent is None:
+        return "nothing collected in USD"
+    return cents, payment_intent
+
+
+async def _user_of_customer(tx: Tx, document: dict[str, object]) -> str | None:
+    customer = text(document, "customer")
+    return None if customer is None else await customers.user_of(tx, customer)
+
+
+def _attempt(intent: dict[str, object]) -> str | None:
+    # The gateway wrote this itself when it created the PaymentIntent (the client cannot).
+    return text(intent, "metadata", "gateway_auto_topup")
+
+
+async def auto_topup_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
+    """`payment_intent.succeeded` of an auto top-up: `amount_received` buys the credits."""
+    intent = event.object
+    payment_intent = text(intent, "id")
+    if payment_intent is None:
+        return ignored("no payment intent id")
+    user_id = await topups.user_of_attempt(tx, payment_intent=payment_intent, attempt_id=_attempt(intent))
+    if user_id is None:
+        return ignored("not an auto top-up (a Checkout's payment is granted by its session)")
+    cents = whole(intent, "amount_received")
+    if cents is None or cents <= 0 or intent.get("currency") != "usd":
+        return ignored("nothing received in USD", user_id)
+    amount = ctx.payments.credits_for(cents)
+    granted = await credits.grant(
+        tx, user_id=user_id, amount=amount, kind="stripe_auto_topup", reference=f"stripe:topup:{payment_intent}",
+        description=f"auto top-up, {_usd(cents)} paid", now=ctx.now,
+    )  # fmt: skip
+    await topups.end_attempt(tx, user_id=user_id, attempt_id=_attempt(intent), outcome="succeeded")
+    if granted is None:
+        return ignored("this payment's credits were granted already", user_id)
+    await topups.insert(
+        tx, payment_intent=payment_intent, user_id=user_id, source="auto", amount_cents=cents, granted=amount,
+        now=ctx.now,
+    )  # fmt: skip
+    await customers.mark_paid(tx, user_id)
+    return Applied(user_id=user_id, amount=amount, detail=f"auto top-up {_usd(cents)}", auto_topup_changed=True)
+
+
+async def auto_topup_failed(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
+    """`payment_intent.payment_failed` of an auto top-up: it is turned off, saying why."""
+    intent = event.object
+    payment_intent = text(intent, "id")
+    user_id = None
+    if payment_intent is not None:
+        user_id = await topups.user_of_attempt(tx, payment_intent=payment_intent, attempt_id=_attempt(intent))
+    if user_id is None:
+        return ignored("not an auto top-up")
+    error = intent.get("last_payment_error")
+    reason = declined_because(
+        text(error, "message") or "the payment failed", text(error, "decline_code") or text(error, "code")
+    )
+    await topups.end_attempt(
+        tx, user_id=user_id, attempt_id=_attempt(intent), outcome="declined", disable_because=reason
+    )
+    return Applied(user_id=user_id, detail=reason, auto_topup_changed=True)
+
+
+async def refunded(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
+    """`charge.refunded`: `amount_refunded` is cumulative; the increase since the last one
+    seen takes back its share of the payment's credits."""
+    charge = event.object
+    payment_intent = text(charge, "payment_intent")
+    found = None if payment_intent is None else await topups.get(tx, payment_intent)
+    refunded_cents = whole(charge, "amount_refunded")
+    if found is None or payment_intent is None or refunded_cents is None:
+        return ignored("not a top-up (a subscription's payment buys no credits to take back)")
+    refunded_cents = min(refunded_cents, found.amount_cents)
+    if refunded_cents <= found.refunded_cents:
+        return ignored("no refund beyond those already applied", found.user_id)
+    # Cumulative, so partial refunds never drift from the whole payment's share.
+    share = math.ceil(found.granted * refunded_cents / found.amount_cents)
+    remaining = found.granted - found.refund_taken - found.dispute_taken
+    amount = Nanos(max(0, min(share - found.refund_taken, remaining)))
+    taken = await credits.take_back(
+        tx, user_id=found.user_id, amount=amount, kind="stripe_refund",
+        reference=f"stripe:refund:{payment_intent}:{refunded_cents}",
+        description=f"refund of {_usd(refunded_cents)} of {_usd(found.amount_cents)}", now=ctx.now,
+    )  # fmt: skip
+    await topups.set_refunded(
+        tx, payment_intent=payment_intent, refunded_cents=refunded_cents, refund_taken=found.refund_taken + amount
+    )
+    took, short = taken or (Nanos(0), Nanos(0))
+    return Applied(user_id=found.user_id, amount=-took, shortfall=short, detail=_shortfall_note(short))
+
+
+def _shortfall_note(shortfall: int) -> str | None:
+    return f"the balance could not give back {credits_text(shortfall)} credits" if shortfall else None
+
+
+async def disputed(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
+    """`charge.dispute.*`: funds withdrawn or a lost dispute take back the payment's credits
+    (what refunds left); a won dispute, or funds reinstated, give back what was taken."""
+    dispute = event.object
+    payment_intent, dispute_id = text(dispute, "payment_intent"), text(dispute, "id")
+    found = None if payment_intent is None else await topups.get(tx, payment_intent)
+    if found is None or payment_intent is None or dispute_id is None:
+        return ignored("not a top-up")
+    status = dispute.get("status")
+    closed = event.type == "charge.dispute.closed"
+    lost = event.type == "charge.dispute.funds_withdrawn" or (closed and status == "lost")
+    won = event.type == "charge.dispute.funds_reinstated" or (closed and status == "won")
+    already_taken = found.dispute_status in ("withdrawn", "lost")
+    if lost and not already_taken:
+        amount = Nanos(max(0, found.granted - found.refund_taken))
+        taken = await credits.take_back(
+            tx, user_id=found.user_id, amount=amount, kind="stripe_dispute", reference=f"stripe:dispute:{dispute_id}",
+            description=f"dispute of a {_usd(found.amount_cents)} payment", now=ctx.now,
+        )  # fmt: skip
+        took, short = taken or (Nanos(0), Nanos(0))
+        await topups.set_dispute(tx, payment_intent=payment_intent, status="lost", taken=took)
+        return Applied(user_id=found.user_id, amount=-took, shortfall=short, detail=_shortfall_note(short))
+    if won and already_taken:
+        # Only what was taken comes back: a shortfall was never taken.
+        await credits.grant(
+            tx, user_id=found.user_id, amount=Nanos(found.dispute_taken), kind="stripe_dispute_won",
+            reference=f"stripe:dispute:{dispute_id}:won", description="dispute won: credits reinstated", now=ctx.now,
+        )  # fmt: skip
+        await topups.set_dispute(tx, payment_intent=payment_intent, status="won", taken=0)
+        return Applied(user_id=found.user_id, amount=found.dispute_taken, detail="dispute won")
+    return ignored(f"nothing to do for a dispute that is {status}", found.user_id)

@@ -1,0 +1,30 @@
+"""Reconciling with Stripe: the events it could not deliver in the last 30 days (the most
+its API lists) are applied now, each once — those that did arrive meanwhile are skipped."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from gateway.services.payments.config import Payments
+from gateway.services.payments.inbox import Inbox
+
+DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    seen: int
+    outcomes: dict[str, int]  # applied / ignored / duplicate
+
+
+async def reconcile(payments: Payments, inbox: Inbox, *, days: int = DAYS) -> Reconciled:
+    since = int(time.time()) - days * 86_400
+    outcomes: Counter[str] = Counter()
+    async for event in payments.api.events_since(since):
+        if bool(event.get("livemode")) != payments.api.livemode or not isinstance(event.get("id"), str):
+            outcomes["other mode"] += 1
+            continue
+        outcomes[await inbox.apply(event)] += 1
+    return Reconciled(seen=sum(outcomes.values()), outcomes=dict(outcomes))
