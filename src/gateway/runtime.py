@@ -50,6 +50,7 @@ class _NoWatch:
 
 NO_WATCH = _NoWatch()
 REVOKE_KEY, REVOKE_USER, CATALOG_CHANGED, PLANS_CHANGED = "revoke-key", "revoke-user", "catalog", "plans"
+AUTO_TOPUPS_CHANGED = "auto-topups"
 PLAN_CREDITS_EVERY_SECONDS = 3600
 
 
@@ -171,6 +172,8 @@ async def _connect_events(runtime: Runtime) -> None:
         auth.forget_everything_here()  # revocations may have been missed
         await runtime.plans.forget_here()
         await catalog.adopt_shared()
+        if runtime.payments is not None:
+            await runtime.payments.auto_topups.reload()
 
     async def revoke_user(user_id: str) -> None:
         auth.forget_user_here(user_id)
@@ -182,6 +185,10 @@ async def _connect_events(runtime: Runtime) -> None:
     bus.subscribe(REVOKE_USER, revoke_user)
     bus.subscribe(CATALOG_CHANGED, catalog.adopt_shared)
     bus.subscribe(PLANS_CHANGED, runtime.plans.forget_here)
+    if runtime.payments is not None:
+        auto_topups = runtime.payments.auto_topups
+        auto_topups.on_change = lambda: bus.publish(AUTO_TOPUPS_CHANGED, "")
+        bus.subscribe(AUTO_TOPUPS_CHANGED, auto_topups.reload)
     bus.on_resync(resync)
     if runtime.redis is not None:
         runtime.redis.on_recover(resync)

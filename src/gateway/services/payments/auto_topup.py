@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -62,6 +63,7 @@ class AutoTopUps:
         self._due: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.on_change: Callable[[], Awaitable[None]] | None = None  # tells the other processes
 
     # --- the request path -------------------------------------------------------------------
 
@@ -101,7 +103,7 @@ class AutoTopUps:
             await topups.put_settings(
                 tx, user_id=user_id, enabled=enabled, threshold=threshold, amount_cents=cents, now=time.time()
             )
-        await self.reload()
+        await self.changed()
         if enabled:  # already below the threshold: top up now
             self.settled(user_id, (await balances.balance_of(self._db, user_id=user_id)).credits)
         return await self.get(user_id=user_id)
@@ -122,9 +124,15 @@ class AutoTopUps:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def reload(self) -> None:
+    async def reload(self, _: str = "") -> None:
         async with self._db.read() as tx:
             self._thresholds = await topups.enabled_thresholds(tx)
+
+    async def changed(self) -> None:
+        """Settings changed: reload here now and, through `on_change`, everywhere."""
+        await self.reload()
+        if self.on_change is not None:
+            await self.on_change()
 
     async def _reload_now_and_then(self) -> None:
         while True:
@@ -182,7 +190,7 @@ class AutoTopUps:
                 await topups.end_attempt(
                     tx, user_id=user_id, attempt_id=attempt, outcome="declined", disable_because=declined.reason
                 )
-            await self.reload()
+            await self.changed()
             return "declined"
         except PaymentProviderError:
             return "unknown"

@@ -101,7 +101,7 @@ class Inbox:
         if applied.plan_changed and applied.user_id is not None:
             await self._auth.forget_user(applied.user_id)  # their cached keys carry their plan
         if applied.auto_topup_changed:
-            await self._auto_topups.reload()
+            await self._auto_topups.changed()
         return applied.outcome
 
     async def _apply_once(self, event: Event, prepared: Prepared) -> Applied | None:
