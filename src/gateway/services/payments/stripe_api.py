@@ -142,4 +142,5 @@ class StripeApi:
             raise ReferenceConflict("this Idempotency-Key was used for a different request") from reused
         except stripe.StripeError as failed:
             raise PaymentProviderError() from failed
-        return _as_dict(found) if not hasattr(found, "auto_paging_iter") else found
+        # A list stays an SDK object (it pages itself); a resource becomes a plain dict.
+        return found if isinstance(found, stripe.ListObject) else _as_dict(found)
