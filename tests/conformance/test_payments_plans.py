@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from tests.conformance.test_payments_topups import SETTINGS, Gateways, books, history, sent
 from tests.stripe_support import buy, checkout_completed, event, invoice_paid, stripe_mock, subscription
 from tests.support import ADMIN, Gateway, bearer, json_decimal
@@ -131,11 +129,6 @@ async def test_an_admin_assigned_plan_is_not_touched_by_subscription_events(gate
         assert await books(gateway, account) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: periods.follow_subscription (periods.py:100) acts on any Stripe-sourced plan, not only the one "
-    "this subscription set: ending sub_1 (events_plans.py:122) drops a user paying for sub_2 to free",
-)
 async def test_the_end_of_a_replaced_subscription_leaves_the_newer_one_in_force(gateways: Gateways) -> None:
     """A customer on Starter (sub_1) buys Team with a second Checkout (sub_2), then cancels
     sub_1: they paid for Team, and stay on it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.db.audit.log import AuditRow
 from gateway.db.billing.usage import UsageRow
@@ -84,6 +84,7 @@ class LedgerEntryOut(BaseModel):
     key_id: str | None
     description: str | None
     created_at: float
+    shortfall: Credits = Field(description="what a refund or dispute could not take back (the balance was short)")
 
     @classmethod
     def of(cls, row: LedgerRow) -> LedgerEntryOut:
@@ -96,6 +97,7 @@ class LedgerEntryOut(BaseModel):
             key_id=row.key_id,
             description=row.description,
             created_at=row.created_at,
+            shortfall=credits(row.shortfall),
         )
 
 

@@ -83,16 +83,24 @@ async def set_profile(tx: Tx, *, user_id: str, email: str, username: str) -> Non
 
 
 async def set_plan(
-    tx: Tx, *, user_id: str, plan_id: str, started_at: float, expires_at: float | None, source: str = "admin"
+    tx: Tx,
+    *,
+    user_id: str,
+    plan_id: str,
+    started_at: float,
+    expires_at: float | None,
+    subscription: str | None = None,
 ) -> None:
-    """`source`: who keeps the plan going — an admin's assignment, or a Stripe subscription."""
+    """Who keeps the plan going: a Stripe `subscription` (its paid invoices), or an admin."""
     await tx.execute(
-        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4, plan_source = $5 WHERE id = $1",
+        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4, plan_source = $5, "
+        "plan_subscription = $6 WHERE id = $1",
         user_id,
         plan_id,
         started_at,
         expires_at,
-        source,
+        "admin" if subscription is None else "stripe",
+        subscription,
     )
 
 
@@ -101,10 +109,13 @@ async def switch_plan(tx: Tx, *, user_id: str, plan_id: str) -> None:
     await tx.execute("UPDATE users SET plan_id = $2 WHERE id = $1", user_id, plan_id)
 
 
-async def plan_source(tx: Tx, user_id: str) -> tuple[str, str] | None:
-    """(plan, who set it) of the user, the row locked until the transaction ends."""
-    row = await tx.fetchrow(f"SELECT plan_id, plan_source FROM users WHERE id = $1{tx.for_no_key_update}", user_id)
-    return None if row is None else (row["plan_id"], row["plan_source"])
+async def plan_subscription(tx: Tx, user_id: str) -> tuple[str, str | None] | None:
+    """(plan, the Stripe subscription that set it — None when an admin did) of the user, the
+    row locked until the transaction ends."""
+    row = await tx.fetchrow(
+        f"SELECT plan_id, plan_subscription FROM users WHERE id = $1{tx.for_no_key_update}", user_id
+    )
+    return None if row is None else (row["plan_id"], row["plan_subscription"])
 
 
 async def set_limit_overrides(tx: Tx, *, user_id: str, overrides: dict[str, int | None]) -> None:

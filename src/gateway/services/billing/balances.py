@@ -15,6 +15,7 @@ from gateway.services.billing.key_budget import KeyBudget
 __all__ = [
     "Balance",
     "LedgerRow",
+    "balance_in",
     "balance_of",
     "held_by_user",
     "key_budget",
@@ -29,6 +30,14 @@ __all__ = [
 async def balance_of(db: Database, *, user_id: str) -> Balance:
     async with db.autocommit() as tx:
         found = await ledger.balance(tx, user_id)
+    if found is None:
+        raise NotFound("no such user")
+    return found
+
+
+async def balance_in(tx: Tx, *, user_id: str) -> Balance:
+    """The balance, read inside the caller's transaction (after its other statements)."""
+    found = await ledger.balance(tx, user_id)
     if found is None:
         raise NotFound("no such user")
     return found

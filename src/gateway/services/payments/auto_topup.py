@@ -32,7 +32,7 @@ log = logging.getLogger("gateway.payments")
 RELOAD_SECONDS = 60.0
 # A payment whose outcome is unknown (Stripe could not be reached) is sent again after this,
 # with the same idempotency key: Stripe answers with the first one if it was made.
-RESEND_AFTER_SECONDS = 60.0
+RESEND_AFTER = 60.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,10 @@ def _settings(row: AutoTopUpRow | None, card_saved: bool) -> Settings:
         row.enabled, Nanos(row.threshold), row.amount_cents, card_saved, row.disabled_reason,
         row.attempt_id is not None, row.last_outcome,
     )  # fmt: skip
+
+
+class _NotNeeded(Exception):
+    """The balance is back above the threshold: nothing to pay."""
 
 
 class AutoTopUps:
@@ -157,23 +161,28 @@ class AutoTopUps:
     async def top_up(self, user_id: str) -> str:
         """One off-session payment for the user, if still below the threshold and none is in
         flight: "sent", "declined", "unknown" (Stripe unreachable: sent again later) or why not."""
-        balance = await balances.balance_of(self._db, user_id=user_id)
         now = time.time()
-        async with self._db.transaction() as tx:
-            settings = await topups.auto_settings(tx, user_id)
-            customer = await customers.of_user(tx, user_id)
-            if settings is None or not settings.enabled or balance.credits >= settings.threshold:
-                return "not needed"
-            if customer is None or customer.payment_method is None:
-                return "no card"
-            if settings.attempt_id is None:
-                attempt = new_id("atu")
-                if not await topups.claim_attempt(tx, user_id=user_id, attempt_id=attempt, now=now):
-                    return "in flight"  # another process claimed it first
-            elif settings.payment_intent is None and now - (settings.attempt_started_at or now) > RESEND_AFTER_SECONDS:
-                attempt = settings.attempt_id  # its outcome is unknown: sent again, same key
-            else:
-                return "in flight"
+        try:
+            async with self._db.transaction() as tx:
+                settings = await topups.auto_settings(tx, user_id)
+                customer = await customers.of_user(tx, user_id)
+                if settings is None or not settings.enabled:
+                    return "off"
+                if customer is None or customer.payment_method is None:
+                    return "no card"
+                if settings.attempt_id is None:
+                    attempt = new_id("atu")
+                    if not await topups.claim_attempt(tx, user_id=user_id, attempt_id=attempt, now=now):
+                        return "in flight"  # another process claimed it first
+                elif settings.payment_intent is None and now - (settings.attempt_started_at or now) > RESEND_AFTER:
+                    attempt = settings.attempt_id  # its outcome is unknown: sent again, same key
+                else:
+                    return "in flight"
+                # Read after the claim: a payment that succeeded just before it is counted here.
+                if (await balances.balance_in(tx, user_id=user_id)).credits >= settings.threshold:
+                    raise _NotNeeded()  # and the claim is rolled back
+        except _NotNeeded:
+            return "not needed"
         return await self._charge(
             user_id, attempt=attempt, customer=customer.customer_id, card=customer.payment_method,
             cents=settings.amount_cents,

@@ -59,7 +59,9 @@ async def invoice_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -
     await customers.mark_paid(tx, user_id)
     latest_end = max(end, current.period_end or end) if current else end
     if latest_end == end:  # an invoice for an earlier period never shortens the plan
-        await periods.start_paid_period(tx, user_id=user_id, plan=plan, start=start, end=end)
+        await periods.start_paid_period(
+            tx, user_id=user_id, plan=plan, start=start, end=end, subscription=subscription_id
+        )
     await subscriptions.put(tx, SubscriptionRow(
         subscription_id, user_id, plan.id, current.status if current else "active", latest_end,
         current.cancel_at_period_end if current else False, False,
@@ -100,9 +102,11 @@ async def subscription_changed(tx: Tx, event: Event, ctx: Context, prepared: Pre
     )  # fmt: skip
     await subscriptions.put(tx, row)
     if status in ENDED:
-        changed = await periods.follow_subscription(tx, user_id=user_id, plan_id=None)
+        changed = await periods.follow_subscription(tx, user_id=user_id, subscription=subscription_id, plan_id=None)
         return Applied(user_id=user_id, detail=f"subscription {status}: free plan", plan_changed=changed)
-    changed = plan is not None and await periods.follow_subscription(tx, user_id=user_id, plan_id=plan.id)
+    changed = plan is not None and await periods.follow_subscription(
+        tx, user_id=user_id, subscription=subscription_id, plan_id=plan.id
+    )
     detail = "cancels at the period's end" if row.cancel_at_period_end else f"status {status}"
     return Applied(user_id=user_id, detail=detail, plan_changed=changed)
 
@@ -119,5 +123,5 @@ async def subscription_ended(tx: Tx, event: Event, ctx: Context, prepared: Prepa
         current.period_end if current else None, False, True,
         max(event.created, current.event_created) if current else event.created,
     ))  # fmt: skip
-    changed = await periods.follow_subscription(tx, user_id=user_id, plan_id=None)
+    changed = await periods.follow_subscription(tx, user_id=user_id, subscription=subscription_id, plan_id=None)
     return Applied(user_id=user_id, detail="subscription ended: free plan", plan_changed=changed)

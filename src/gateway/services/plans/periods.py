@@ -91,17 +91,22 @@ async def period_start(db: Database, user_id: str) -> float:
     return add_months(started, period)
 
 
-async def start_paid_period(tx: Tx, *, user_id: str, plan: PlanRow, start: float, end: float) -> None:
+async def start_paid_period(
+    tx: Tx, *, user_id: str, plan: PlanRow, start: float, end: float, subscription: str
+) -> None:
     """A Stripe subscription paid for [start, end): the user is on `plan` until `end` (then,
     unless the next period is paid, the free plan)."""
-    await users.set_plan(tx, user_id=user_id, plan_id=plan.id, started_at=start, expires_at=end, source="stripe")
+    await users.set_plan(
+        tx, user_id=user_id, plan_id=plan.id, started_at=start, expires_at=end, subscription=subscription
+    )
 
 
-async def follow_subscription(tx: Tx, *, user_id: str, plan_id: str | None) -> bool:
-    """The subscription moved to another plan (or ended: None, the free plan at once) — if
-    the user's plan comes from Stripe; an admin's assignment stays. True if it changed."""
-    current = await users.plan_source(tx, user_id)
-    if current is None or current[1] != "stripe" or current[0] == (plan_id or FREE):
+async def follow_subscription(tx: Tx, *, user_id: str, subscription: str, plan_id: str | None) -> bool:
+    """The subscription moved to another plan (or ended: None, the free plan at once) — if it
+    is the one that set the user's plan; an admin's assignment, or a newer subscription's,
+    stays. True if the plan changed."""
+    current = await users.plan_subscription(tx, user_id)
+    if current is None or current[1] != subscription or current[0] == (plan_id or FREE):
         return False
     if plan_id is None:
         await users.set_plan(tx, user_id=user_id, plan_id=FREE, started_at=time.time(), expires_at=None)

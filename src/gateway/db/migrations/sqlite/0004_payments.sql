@@ -8,6 +8,8 @@ ALTER TABLE ledger ADD COLUMN shortfall INTEGER NOT NULL DEFAULT 0;
 -- Who set the user's plan: an admin (periods granted hourly by the gateway) or a Stripe
 -- subscription (periods granted by its paid invoices).
 ALTER TABLE users ADD COLUMN plan_source TEXT NOT NULL DEFAULT 'admin' CHECK (plan_source IN ('admin', 'stripe'));
+-- The subscription whose paid invoice set the plan: only its own changes move the plan.
+ALTER TABLE users ADD COLUMN plan_subscription TEXT;
 
 CREATE TABLE payment_customers (
     user_id TEXT PRIMARY KEY REFERENCES users (id),
