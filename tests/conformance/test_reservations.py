@@ -57,6 +57,11 @@ async def test_hold_then_settle_charges_and_releases(db: Database) -> None:
     assert await assert_books_balance(db, user) == (750, 0)
 
 
+async def test_a_user_without_a_balance_holds_nothing(db: Database) -> None:
+    with pytest.raises(InsufficientCredits):
+        await hold(db, "usr_nobody", 1)
+
+
 async def test_insufficient_balance_holds_nothing(db: Database) -> None:
     user = await funded_user(db, 100)
     with pytest.raises(InsufficientCredits):

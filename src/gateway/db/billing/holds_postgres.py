@@ -6,9 +6,8 @@ The guards are the tables' CHECK constraints (credits >= 0; a key's spent + held
 spend limit, its request count within its cap): a write that would break one aborts the
 whole statement. A deadlock or serialisation failure is run again (`retrying`).
 
-Lock order (see `holds`): in each statement the hold row comes first, the balance row is
-updated by the part the main query reads, and the key row by a part that runs after it (or
-that reads the balance's part), so the balance is always locked before the key.
+Lock order (see `holds`): in each statement the hold row comes first, then the balance row;
+the part that updates the key row reads the balance's part, so it cannot run before it.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 _KEY_HOLD = """, keyed AS (
     UPDATE api_keys SET held = held + $4::bigint,
         request_count = request_count + CASE WHEN max_requests IS NULL THEN 0 ELSE 1 END
-    WHERE id = $3::text
+    WHERE id = $3::text AND EXISTS (SELECT 1 FROM held)
 )"""
 _PLACE = """
 WITH held AS (
@@ -41,7 +40,7 @@ SELECT $1::text, user_id, $3::text, $4::bigint, $5::text, $6::float8, $7::boolea
 _KEY_SETTLE = """, keyed AS (
     UPDATE api_keys SET held = held - COALESCE((SELECT amount FROM taken WHERE key_held), 0),
         spent = spent + $3::bigint
-    WHERE id = $5::text
+    WHERE id = $5::text AND EXISTS (SELECT 1 FROM moved)
 )"""
 _SETTLE = """
 WITH taken AS (
@@ -100,15 +99,15 @@ class PostgresHolds:
     async def place(self, hold: NewHold) -> Placed:
         args = (hold.id, hold.user_id, hold.key_id, hold.amount, hold.instance_id, hold.created_at, hold.key_limited)
 
-        async def statement() -> None:
+        async def statement() -> int:
             async with self._db.autocommit() as tx:
-                await tx.execute(_PG["place", hold.key_limited], *args)
+                return await tx.execute(_PG["place", hold.key_limited], *args)
 
         try:
-            await retrying(statement)
+            placed = await retrying(statement)
         except ConstraintViolation as refused:
             return REFUSED_BY.get(refused.constraint, Placed.NO_CREDITS)
-        return Placed.OK
+        return Placed.OK if placed == 1 else Placed.NO_CREDITS  # 0: the user has no balance
 
     async def settle_in_full(self, *, row: UsageRow, reference: str, key_limited: bool) -> Balance | None:
         args = (row.id, row.user_id, row.cost, reference, row.key_id, row.model, row.created_at,
