@@ -62,9 +62,9 @@ class ChatEndpoint:
             return
         rate = _raw(answer.rate_headers)
         if answer.events is not None:
-            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *rate]})
             try:
-                async with aclosing(answer.events) as pieces:
+                async with aclosing(answer.events) as pieces:  # closed (so its hold ends) whatever happens
+                    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *rate]})
                     async for piece in pieces:
                         await send({"type": "http.response.body", "body": piece, "more_body": True})
             except Exception:

@@ -72,4 +72,9 @@ def without_null_usage(payload: bytes) -> bytes:
     """The JSON object without its `"usage": null` member (any spacing), still valid JSON."""
     if b'"usage"' not in payload:
         return payload
+    # The usual form (not the first member, no spaces) goes by a C-speed replace: a member
+    # after a comma can always go with its comma. Anything else takes the expression.
+    quick = payload.replace(b',"usage":null', b"")
+    if b'"usage"' not in quick:
+        return quick
     return _NULL_USAGE.sub(_joined, payload)
