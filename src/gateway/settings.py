@@ -166,6 +166,9 @@ class Settings(BaseSettings):
         problems = []
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < MIN_SECRET_CHARS:
             problems.append(f"SECRET_KEY: must be at least {MIN_SECRET_CHARS} characters")
+        if self.stripe_secret_key is not None and self.stripe_webhook_secret is None:
+            # Customers would pay and get nothing until an operator reconciled.
+            problems.append("STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (the webhook's signing secret)")
         if self.environment == "production":
             if self.secret_key is None:
                 problems.append("SECRET_KEY: required when ENVIRONMENT=production")

@@ -122,3 +122,10 @@ def test_money_settings_accept_their_bounds(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CREDIT_MARKUP", "1e3")
     settings = load_settings(dev_secret=False, _env_file=None)
     assert (settings.signup_credits, settings.credit_markup) == (10**9, 1000)
+
+
+def test_a_stripe_key_needs_its_webhook_secret() -> None:
+    """Without the webhook's secret customers would pay and get nothing until reconciled."""
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        load_settings(dev_secret=False, stripe_secret_key="sk_test_x")
+    assert load_settings(dev_secret=False, stripe_secret_key="sk_test_x", stripe_webhook_secret="whsec_x")
