@@ -193,3 +193,38 @@ async def test_a_payment_succeeding_while_the_job_looks_starts_no_second_one(gat
             assert await jobs.auto_topups.top_up(account["user_id"]) == "not needed"  # what a late wake-up does
             assert len(stripe.sent("/v1/payment_intents")) == 1, "the card was charged twice"
         await books(gateway, account)
+
+
+async def test_a_threshold_one_top_up_cannot_lift_is_refused(gateways: Gateways) -> None:
+    """So that one payment lifts an empty balance above the threshold, rather than a string of
+    charges while the balance climbs to it."""
+    async with gateways(**SETTINGS) as gateway:
+        account = await gateway.customer("0")
+        with stripe_mock() as stripe:
+            await card_on_file(gateway, stripe, account)
+        too_high = await put(gateway, account, enabled=True, threshold="9.500000001", amount_usd="10")
+        assert too_high.status_code == 400 and too_high.json()["error"]["param"] == "threshold"
+        assert (await put(gateway, account, enabled=True, threshold="9.5", amount_usd="10")).status_code == 200
+
+
+async def test_keys_handed_to_apps_cannot_pay(gateways: Gateways) -> None:
+    """A key with a spend limit, a request cap or an allowlist opens no checkout, portal or auto
+    top-up: only the account's own keys pay."""
+    async with gateways(**SETTINGS) as gateway:
+        account = await gateway.customer("0")
+        owner = bearer(account["api_key"])
+        for fields in ({"spend_limit": "1"}, {"max_requests": 10}, {"domain_referrers": ["app.example.com"]}):
+            created = await gateway.client.post("/user/api-keys", json={"key_name": "app", **fields}, headers=owner)
+            app_key = bearer(created.json()["api_key"])
+            with stripe_mock() as stripe:
+                for method, path, body in [
+                    ("POST", "/user/checkout", {"kind": "credits", "amount_usd": 10}),
+                    ("POST", "/user/billing-portal", None),
+                    ("GET", "/user/auto-topup", None),
+                    ("PUT", "/user/auto-topup", {"enabled": False, "threshold": 1, "amount_usd": 10}),
+                ]:
+                    headers = {**app_key, "origin": "https://app.example.com"}
+                    refused = await gateway.client.request(method, path, json=body, headers=headers)
+                    assert refused.status_code == 403, (fields, path, refused.text)
+                    assert refused.json()["error"]["code"] == "billing_not_allowed"
+            assert stripe.requests == []

@@ -99,6 +99,14 @@ async def set_dispute(tx: Tx, *, payment_intent: str, status: str, taken: int) -
     )
 
 
+async def auto_count_since(tx: Tx, *, user_id: str, since: float) -> int:
+    """How many auto top-ups the user paid since `since`."""
+    found = await tx.fetchval(
+        "SELECT COUNT(*) FROM topups WHERE user_id = $1 AND source = 'auto' AND created_at >= $2", user_id, since
+    )
+    return int(found)
+
+
 async def auto_settings(tx: Tx, user_id: str) -> AutoTopUpRow | None:
     row = await tx.fetchrow(f"SELECT {_AUTO} FROM auto_topups WHERE user_id = $1", user_id)
     return None if row is None else _auto(row)
@@ -173,3 +181,13 @@ async def user_of_attempt(tx: Tx, *, payment_intent: str, attempt_id: str | None
     if found is None and attempt_id is not None:
         found = await tx.fetchval("SELECT user_id FROM auto_topups WHERE attempt_id = $1", attempt_id)
     return found
+
+
+async def switch_off(tx: Tx, *, user_id: str, reason: str, now: float) -> None:
+    await tx.execute(
+        "UPDATE auto_topups SET enabled = $2, disabled_reason = $3, updated_at = $4 WHERE user_id = $1",
+        user_id,
+        False,
+        reason,
+        now,
+    )

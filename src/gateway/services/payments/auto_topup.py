@@ -18,13 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.db.database import Database
+from gateway.db.database import Database, Tx
 from gateway.db.payments import customers, topups
 from gateway.db.payments.topups import AutoTopUpRow
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ReferenceConflict
 from gateway.ids import new_id
 from gateway.services.billing import balances
-from gateway.services.billing.money import Nanos
+from gateway.services.billing.money import Nanos, credits_text
 from gateway.services.payments.config import Payments, cents_of
 from gateway.services.payments.stripe_api import Declined, PaymentProviderError
 
@@ -33,6 +33,11 @@ RELOAD_SECONDS = 60.0
 # A payment whose outcome is unknown (Stripe could not be reached) is sent again after this,
 # with the same idempotency key: Stripe answers with the first one if it was made.
 RESEND_AFTER = 60.0  # seconds
+# An idempotency key lives 24 hours at Stripe: an attempt whose outcome stays unknown that long
+# is not sent again (it might charge twice); its success, if any, is still granted by its event.
+GIVE_UP_AFTER = 23 * 3600.0
+# However low the balance goes, at most this many automatic charges a day.
+MAX_PER_DAY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,26 @@ def _settings(row: AutoTopUpRow | None, card_saved: bool) -> Settings:
         row.enabled, Nanos(row.threshold), row.amount_cents, card_saved, row.disabled_reason,
         row.attempt_id is not None, row.last_outcome,
     )  # fmt: skip
+
+
+async def _attempt(tx: Tx, settings: AutoTopUpRow, *, now: float) -> tuple[str | None, str]:
+    """The attempt to send — a new one, claimed (one in flight per user, across processes), or
+    one whose outcome is unknown, sent again with its key — or why there is none."""
+    user_id, attempt = settings.user_id, settings.attempt_id
+    unknown_for = now - (settings.attempt_started_at or now)
+    if attempt is None:
+        if await topups.auto_count_since(tx, user_id=user_id, since=now - 86_400) >= MAX_PER_DAY:
+            return None, "daily limit"
+        attempt = new_id("atu")
+        if await topups.claim_attempt(tx, user_id=user_id, attempt_id=attempt, now=now):
+            return attempt, "new"
+        return None, "in flight"  # another process claimed it first
+    if settings.payment_intent is not None or unknown_for <= RESEND_AFTER:
+        return None, "in flight"
+    if unknown_for > GIVE_UP_AFTER:
+        await topups.end_attempt(tx, user_id=user_id, attempt_id=attempt, outcome="unknown (not sent again)")
+        return None, "given up"
+    return attempt, "sent again"
 
 
 class _NotNeeded(Exception):
@@ -104,6 +129,13 @@ class AutoTopUps:
                 raise InvalidRequest("give 'threshold' and 'amount_usd'", param="threshold" if cents else "amount_usd")
             if threshold < 0:
                 raise InvalidRequest("'threshold' must not be negative", param="threshold")
+            bought = self._payments.credits_for(cents)
+            if threshold > bought:
+                # So that one payment lifts an empty balance above it, rather than a string of them.
+                raise InvalidRequest(
+                    f"'threshold' may be at most what one top-up buys ({credits_text(bought)} credits)",
+                    param="threshold",
+                )
             await topups.put_settings(
                 tx, user_id=user_id, enabled=enabled, threshold=threshold, amount_cents=cents, now=time.time()
             )
@@ -161,23 +193,15 @@ class AutoTopUps:
     async def top_up(self, user_id: str) -> str:
         """One off-session payment for the user, if still below the threshold and none is in
         flight: "sent", "declined", "unknown" (Stripe unreachable: sent again later) or why not."""
-        now = time.time()
         try:
             async with self._db.transaction() as tx:
                 settings = await topups.auto_settings(tx, user_id)
                 customer = await customers.of_user(tx, user_id)
-                if settings is None or not settings.enabled:
-                    return "off"
-                if customer is None or customer.payment_method is None:
-                    return "no card"
-                if settings.attempt_id is None:
-                    attempt = new_id("atu")
-                    if not await topups.claim_attempt(tx, user_id=user_id, attempt_id=attempt, now=now):
-                        return "in flight"  # another process claimed it first
-                elif settings.payment_intent is None and now - (settings.attempt_started_at or now) > RESEND_AFTER:
-                    attempt = settings.attempt_id  # its outcome is unknown: sent again, same key
-                else:
-                    return "in flight"
+                if settings is None or not settings.enabled or customer is None or customer.payment_method is None:
+                    return "off, or no card"
+                attempt, why_not = await _attempt(tx, settings, now=time.time())
+                if attempt is None:
+                    return why_not
                 # Read after the claim: a payment that succeeded just before it is counted here.
                 if (await balances.balance_in(tx, user_id=user_id)).credits >= settings.threshold:
                     raise _NotNeeded()  # and the claim is rolled back
@@ -203,6 +227,10 @@ class AutoTopUps:
             return "declined"
         except PaymentProviderError:
             return "unknown"
+        except ReferenceConflict:  # Stripe refuses the attempt's key (the amount changed since): start over
+            async with self._db.transaction() as tx:
+                await topups.end_attempt(tx, user_id=user_id, attempt_id=attempt, outcome="refused by Stripe")
+            return "refused"
         async with self._db.transaction() as tx:
             await topups.attempt_sent(tx, user_id=user_id, attempt_id=attempt, payment_intent=charge.payment_intent)
         return "sent"
