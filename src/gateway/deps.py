@@ -12,6 +12,7 @@ from gateway.runtime import Runtime
 from gateway.services.keys import allowlist
 from gateway.services.keys.authenticate import Admin, Principal
 from gateway.services.keys.client_ip import client_ip
+from gateway.services.payments.checkout import check_billing_key
 from gateway.services.payments.setup import PaymentParts
 
 
@@ -76,3 +77,11 @@ def payments(runtime: RuntimeDep) -> PaymentParts:
 
 
 PaymentsDep = Annotated[PaymentParts, Depends(payments)]
+
+
+async def billing_key(principal: Annotated[Principal, Depends(current_key)]) -> Principal:
+    check_billing_key(principal)
+    return principal
+
+
+BillingKey = Annotated[Principal, Depends(billing_key)]

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway.deps import CurrentKey, PageAfter, PageLimit, PaymentsDep, RuntimeDep, current_admin, current_key
+from gateway.deps import BillingKey, PageAfter, PageLimit, PaymentsDep, RuntimeDep, current_admin, current_key
 from gateway.routes.base import GatewayRoute
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
@@ -28,6 +28,7 @@ from gateway.services.billing.money import parse_credits
 from gateway.services.payments import checkout as buying
 from gateway.services.payments import history, inbox
 
+# Bearer key: the account's own (no spend limit, request cap or allowlist), else 403.
 customer = APIRouter(
     prefix="/user",
     route_class=GatewayRoute,
@@ -50,7 +51,7 @@ ClientKey = Annotated[
 
 @customer.post("/checkout", status_code=201, response_model=CheckoutOut, responses=errors(404, 409, 502))
 async def start_checkout(
-    payload: CheckoutIn, principal: CurrentKey, runtime: RuntimeDep, payments: PaymentsDep, client_key: ClientKey = None
+    payload: CheckoutIn, principal: BillingKey, runtime: RuntimeDep, payments: PaymentsDep, client_key: ClientKey = None
 ) -> Response:
     """A Stripe Checkout Session for credits (the amount computed here; credits are granted
     when Stripe says it was paid) or for a plan (a subscription to its Stripe price)."""
@@ -68,7 +69,7 @@ async def start_checkout(
 
 
 @customer.post("/billing-portal", response_model=PortalOut, responses=errors(404, 502))
-async def billing_portal(principal: CurrentKey, runtime: RuntimeDep, payments: PaymentsDep) -> Response:
+async def billing_portal(principal: BillingKey, runtime: RuntimeDep, payments: PaymentsDep) -> Response:
     """Stripe's Billing Portal (cards, invoices, cancelling, switching plans), for a customer
     who has paid before."""
     url = await buying.billing_portal(runtime.db, payments.config, user_id=principal.user_id)
@@ -76,12 +77,12 @@ async def billing_portal(principal: CurrentKey, runtime: RuntimeDep, payments: P
 
 
 @customer.get("/auto-topup", response_model=AutoTopUpOut)
-async def get_auto_topup(principal: CurrentKey, payments: PaymentsDep) -> Response:
+async def get_auto_topup(principal: BillingKey, payments: PaymentsDep) -> Response:
     return ok(AutoTopUpOut.of(await payments.auto_topups.get(user_id=principal.user_id)))
 
 
 @customer.put("/auto-topup", response_model=AutoTopUpOut)
-async def put_auto_topup(payload: AutoTopUpIn, principal: CurrentKey, payments: PaymentsDep) -> Response:
+async def put_auto_topup(payload: AutoTopUpIn, principal: BillingKey, payments: PaymentsDep) -> Response:
     """When credits fall below `threshold`, buy `amount_usd` with the saved card (a decline
     turns it off; `disabled_reason` says why)."""
     found = await payments.auto_topups.put(

@@ -13,6 +13,7 @@ from gateway.db.keys import api_keys
 from gateway.errors import AlreadyExists, InvalidRequest, NotFound
 from gateway.services.audit.chain import Auditor
 from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.payments import closing
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,39}")
@@ -65,6 +66,7 @@ async def delete_account(db: Database, *, user_id: str, auth: KeyAuthenticator, 
     """Close the account: every key dies at once; the ledger and usage stay for the books."""
     now = time.time()
     async with db.transaction() as tx:
+        await closing.before_closing(tx, user_id=user_id)
         for key in await api_keys.list_for_user(tx, user_id=user_id, limit=100_000):
             await api_keys.delete(tx, user_id=user_id, key_id=key.id, now=now)
         await users.mark_deleted(tx, user_id=user_id, now=now)

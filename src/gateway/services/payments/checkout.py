@@ -13,8 +13,9 @@ from gateway.db.accounts import users
 from gateway.db.database import Database
 from gateway.db.payments import customers
 from gateway.db.payments.customers import CheckoutRow
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.ids import random_hex
+from gateway.services.keys.authenticate import Principal
 from gateway.services.payments.config import Payments, cents_of
 from gateway.services.payments.stripe_api import Session
 from gateway.services.plans.book import PlanBook
@@ -35,6 +36,20 @@ async def customer_for(db: Database, payments: Payments, *, user_id: str) -> str
         await customers.insert(tx, user_id=user_id, customer_id=customer_id, now=time.time())
         stored = await customers.of_user(tx, user_id)
     return stored.customer_id if stored else customer_id
+
+
+class BillingNotAllowed(Forbidden):
+    code = "billing_not_allowed"
+    default_message = (
+        "billing needs a key without a spend limit, request cap or allowlist (keys handed to apps may not pay)"
+    )
+
+
+def check_billing_key(principal: Principal) -> None:
+    """Paying, saving cards and opening the portal are for the account's own keys: a key given a
+    spend limit, a request cap or an allowlist is one handed to an app, and may not."""
+    if principal.limited_spend or principal.restricted:
+        raise BillingNotAllowed()
 
 
 def _idempotency_key(user_id: str, client_key: str | None) -> str:
