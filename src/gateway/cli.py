@@ -60,7 +60,6 @@ def _reconcile(args: argparse.Namespace) -> None:
     from gateway.services.payments.inbox import Inbox
     from gateway.services.payments.reconcile import reconcile
     from gateway.services.payments.setup import payment_config
-    from gateway.services.plans.book import PlanBook
 
     settings = load_settings()
     config = payment_config(settings)
@@ -73,8 +72,7 @@ def _reconcile(args: argparse.Namespace) -> None:
             await db.migrate()
             # Other processes' caches of a changed plan expire on their own within seconds.
             auth = KeyAuthenticator(db=db, pepper=hashing_key(settings.secret()), admin_key=None)
-            plans = PlanBook(db)
-            inbox = Inbox(db=db, payments=config, plans=plans, auth=auth, auto_topups=AutoTopUps(db, config))
+            inbox = Inbox(db=db, payments=config, auth=auth, auto_topups=AutoTopUps(db, config))
             done = await reconcile(config, inbox, days=args.days)
         finally:
             await config.api.close()

@@ -151,7 +151,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         bus=bus,
         redis=redis,
     )
-    runtime.payments = await start_payments(settings, db=db, plans=runtime.plans, auth=runtime.auth)
+    runtime.payments = await start_payments(settings, db=db, auth=runtime.auth)
     await _connect_events(runtime)
     await _sweep(runtime)
     runtime._tasks.append(asyncio.create_task(_keep_alive(runtime), name="gateway-heartbeat"))

@@ -145,3 +145,66 @@ async def test_the_end_of_a_replaced_subscription_leaves_the_newer_one_in_force(
         await sent(gateway, event("customer.subscription.deleted", old))
         assert await plan_of(gateway, account) == ("team", start + 30 + 30 * DAY)
         assert await books(gateway, account) == 25
+
+
+def proration_line(line: dict[str, Any]) -> dict[str, Any]:
+    details = line["parent"]["subscription_item_details"]
+    return {**line, "parent": {**line["parent"], "subscription_item_details": {**details, "proration": True}}}
+
+
+async def test_an_upgrade_proration_grants_no_credits_and_never_moves_the_plan(gateways: Gateways) -> None:
+    """An upgrade within a period is billed by proration lines starting mid-period: they are
+    not a period of a plan — no included credits, no plan set back — and a renewal that carries
+    pending prorations still extends the plan by its period line."""
+    async with gateways(**SETTINGS) as gateway:
+        account, customer, _ = await subscriber(gateway)
+        start = int(time.time()) - 10 * DAY
+        await sent(gateway, paid(customer, start, invoice="in_1"))
+        switched = subscription("sub_1", customer, price="price_team", period_end=start + 30 * DAY)
+        await sent(gateway, event("customer.subscription.updated", switched))
+        assert await plan_of(gateway, account) == ("team", start + 30 * DAY)
+        middle = int(time.time())
+        unused = invoice_paid("in_2", customer, "sub_1", price="price_starter", start=middle, end=start + 30 * DAY,
+                              reason="subscription_update")  # fmt: skip
+        remaining = invoice_paid("in_2", customer, "sub_1", price="price_team", start=middle, end=start + 30 * DAY)
+        unused["lines"]["data"] = [
+            proration_line(unused["lines"]["data"][0]),
+            proration_line(remaining["lines"]["data"][0]),
+        ]
+        await sent(gateway, event("invoice.paid", unused), "ignored")
+        assert await plan_of(gateway, account) == ("team", start + 30 * DAY)
+        assert await books(gateway, account) == 5  # Starter's first period only
+        renewal = invoice_paid("in_3", customer, "sub_1", price="price_team", start=start + 30 * DAY,
+                               end=start + 60 * DAY, reason="subscription_cycle")  # fmt: skip
+        renewal["lines"]["data"].insert(0, proration_line(unused["lines"]["data"][1]))
+        await sent(gateway, event("invoice.paid", renewal))
+        assert await plan_of(gateway, account) == ("team", start + 60 * DAY)
+        assert await books(gateway, account) == 25
+
+
+async def test_an_unpaid_subscription_falls_back_to_free_until_it_is_paid_again(gateways: Gateways) -> None:
+    async with gateways(**SETTINGS) as gateway:
+        account, customer, _ = await subscriber(gateway)
+        start, later = int(time.time()) - 60, int(time.time()) + 5
+        await sent(gateway, paid(customer, start, invoice="in_1"))
+        unpaid = subscription("sub_1", customer, price="price_starter", status="unpaid", period_end=start + 30 * DAY)
+        await sent(gateway, event("customer.subscription.updated", unpaid, created=later))
+        assert (await plan_of(gateway, account))[0] == "free"
+        await sent(gateway, paid(customer, start + 30 * DAY, invoice="in_2", reason="subscription_cycle"))
+        assert await plan_of(gateway, account) == ("starter", start + 60 * DAY)
+
+
+async def test_an_account_with_a_running_subscription_is_not_closed(gateways: Gateways) -> None:
+    async with gateways(**SETTINGS) as gateway:
+        account, customer, _ = await subscriber(gateway)
+        await sent(gateway, paid(customer, int(time.time()) - 60, invoice="in_1"))
+        closing = await gateway.client.delete(
+            "/user/account?confirmation=DELETE_ACCOUNT", headers=bearer(account["api_key"])
+        )
+        assert closing.status_code == 400 and "subscription" in closing.json()["error"]["message"]
+        ended = subscription("sub_1", customer, price="price_starter", status="canceled", period_end=int(time.time()))
+        await sent(gateway, event("customer.subscription.deleted", ended))
+        closed = await gateway.client.delete(
+            "/user/account?confirmation=DELETE_ACCOUNT", headers=bearer(account["api_key"])
+        )
+        assert closed.status_code == 200

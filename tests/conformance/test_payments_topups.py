@@ -257,3 +257,21 @@ async def test_a_dispute_won_without_a_withdrawal_changes_nothing(gateways: Gate
             await sent(gateway, disputed(topup, "charge.dispute.funds_reinstated", "won", dispute_id="dp_2"))
         assert await books(gateway, account) == Decimal("5.7")
         assert (await history(gateway))[lost["id"]]["amount"] == Decimal("-5.7")
+
+
+async def test_a_refund_that_comes_before_its_payment_applies_when_the_credits_are_granted(gateways: Gateways) -> None:
+    """Events come in any order (and reconcile may replay them so): a refund of a payment whose
+    credits were not granted yet waits, and takes its share as soon as they are."""
+    async with gateways(**SETTINGS) as gateway:
+        account = await gateway.customer("0")
+        with stripe_mock() as stripe:
+            bought = await buy(gateway, account["api_key"], kind="credits", amount_usd="10")
+            customer = stripe.sent("/v1/checkout/sessions")[0]["customer"]
+        refund = event("charge.refunded", charge_refunded("ch_early", "pi_early", cents=1000, refunded=400))
+        await sent(gateway, refund, "deferred")
+        assert await books(gateway, account) == 0
+        completed = checkout_completed(bought["session_id"], customer, cents=1000, payment_intent="pi_early")
+        await sent(gateway, event("checkout.session.completed", completed), "applied")
+        assert await books(gateway, account) == Decimal("5.7")  # 9.5 granted, 40% of it taken back
+        entry = (await history(gateway))[refund["id"]]
+        assert entry["outcome"] == "applied" and entry["amount"] == Decimal("-3.8")

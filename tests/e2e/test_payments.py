@@ -102,12 +102,19 @@ def test_credits_a_plan_a_refund_auto_top_up_and_reconcile(tmp_path: Path, fake:
         assert credits_of(server, key) == Decimal("9.75")
         again = reconcile(tmp_path, env)  # still listed as undelivered by Stripe: skipped, applied once
         assert "1 duplicate" in again and "applied" not in again, again
+        # A renewal Stripe could not deliver: reconciled, oldest first, the plan runs a period on.
+        expires = mine["expires_at"]
+        fake.call(fake.renew_subscription(fake.latest("subscription")["id"]))
+        assert httpx.get(f"{server.url}/user/plan", headers=bearer(key)).json()["expires_at"] == expires
+        assert "2 applied" in reconcile(tmp_path, env)
+        until(lambda: httpx.get(f"{server.url}/user/plan", headers=bearer(key)).json()["expires_at"] > expires)
+        assert credits_of(server, key) == Decimal("14.75")  # + the next period's 5 included credits
         fake.resume_deliveries()
 
         # Auto top-up: below the threshold the saved card is charged off-session, once.
-        settings = {"enabled": True, "threshold": "50", "amount_usd": "20"}
+        settings = {"enabled": True, "threshold": "19", "amount_usd": "20"}
         assert httpx.put(f"{server.url}/user/auto-topup", json=settings, headers=bearer(key)).status_code == 200
-        until(lambda: credits_of(server, key) == Decimal("28.75"))  # + $20 less the fee
+        until(lambda: credits_of(server, key) == Decimal("33.75"))  # + $20 less the fee
         charges = [r for r in fake.requests if r.method == "POST" and r.path == "/v1/payment_intents"]
         assert len(charges) == 1
 

@@ -80,7 +80,7 @@ class AutoTopUpOut(BaseModel):
 
 class WebhookOut(BaseModel):
     received: bool = True
-    outcome: Literal["applied", "ignored", "duplicate"]
+    outcome: Literal["applied", "ignored", "deferred", "duplicate"]
 
 
 class PaymentEventOut(BaseModel):

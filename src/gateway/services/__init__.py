@@ -10,5 +10,5 @@
 - `catalog`: the model catalog and its prices;
 - `audit`: the hash-chained audit trail;
 - `reports`: what customers and admins see of usage;
-- `payments`: Stripe; `operations`: health, metrics, shutdown.
+- `payments`: Stripe; `operations`: the home of metrics and graceful shutdown (next).
 """

@@ -15,7 +15,7 @@ class EventRow:
     user_id: str | None
     amount: int  # nano-credits granted (+) or taken back (-)
     shortfall: int  # what could not be taken back (the balance was too low)
-    outcome: str  # applied | ignored
+    outcome: str  # applied | ignored | deferred (waits for its payment's credits)
     detail: str | None
     created_at: float  # Stripe's time
     received_at: float
@@ -77,3 +77,28 @@ async def page(tx: Tx, *, limit: int, after: str | None) -> Sequence[EventRow]:
             limit,
         )
     return [_event(r) for r in rows]
+
+
+async def defer(
+    tx: Tx, *, event_id: str, payment_intent: str, event_type: str, created_at: float, payload: str
+) -> None:
+    await tx.execute(
+        "INSERT INTO deferred_events (event_id, payment_intent, type, created_at, payload) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        event_id,
+        payment_intent,
+        event_type,
+        created_at,
+        payload,
+    )
+
+
+async def take_deferred(tx: Tx, payment_intent: str) -> list[tuple[str, str, float, str]]:
+    """(event id, type, created, payload) of the events waiting for this payment, oldest
+    first — taken off the waiting list."""
+    rows = await tx.fetchall(
+        "DELETE FROM deferred_events WHERE payment_intent = $1 RETURNING event_id, type, created_at, payload",
+        payment_intent,
+    )
+    found = [(r["event_id"], r["type"], r["created_at"], r["payload"]) for r in rows]
+    return sorted(found, key=lambda e: (e[2], e[0]))

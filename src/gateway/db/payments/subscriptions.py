@@ -52,3 +52,9 @@ async def put(tx: Tx, row: SubscriptionRow) -> None:
         row.ended,
         row.event_created,
     )
+
+
+async def running_for(tx: Tx, user_id: str) -> bool:
+    """Whether the user has a subscription that has not ended."""
+    found = await tx.fetchval("SELECT 1 FROM subscriptions WHERE user_id = $1 AND ended = $2", user_id, False)
+    return found is not None

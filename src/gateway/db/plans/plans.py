@@ -104,6 +104,12 @@ async def update(tx: Tx, plan: PlanRow) -> None:
     await tx.execute(f"UPDATE plans SET {assignments} WHERE id = $1", *_values(plan))
 
 
+async def by_price(tx: Tx, stripe_price_id: str) -> PlanRow | None:
+    """The plan a Stripe price sells, if any."""
+    row = await tx.fetchrow(f"SELECT {_COLUMNS} FROM plans WHERE stripe_price_id = $1", stripe_price_id)
+    return None if row is None else _plan(row)
+
+
 async def owner_of_price(tx: Tx, stripe_price_id: str) -> str | None:
     """The plan that sells itself at this Stripe price, if any."""
     found: str | None = await tx.fetchval("SELECT id FROM plans WHERE stripe_price_id = $1", stripe_price_id)

@@ -1,1 +1,2 @@
-"""Running the gateway: health, metrics and shutdown belong here."""
+"""Running the gateway: metrics, health probes and graceful shutdown belong here (the
+operations issue builds them)."""

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.services.payments.config import Payments
-from gateway.services.plans.book import PlanBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +40,9 @@ def ignored(detail: str, user_id: str | None = None) -> Applied:
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What handlers use besides their transaction (which is all they may read or write)."""
+
     payments: Payments
-    plans: PlanBook
     now: float
 
 

@@ -16,13 +16,20 @@ from typing import Any
 from gateway.db.database import Tx
 from gateway.db.payments import customers, subscriptions
 from gateway.db.payments.subscriptions import SubscriptionRow
+from gateway.db.plans import plans
 from gateway.db.plans.plans import PlanRow
 from gateway.services.billing import credits
 from gateway.services.billing.money import Nanos
 from gateway.services.payments.event import Applied, Context, Event, Prepared, field, ignored, text, whole
 from gateway.services.plans import periods
 
-ENDED = ("canceled", "unpaid", "incomplete_expired")
+# A subscription in these states leaves its user on the free plan; only the terminal ones
+# stay so (Stripe moves an `unpaid` subscription back to `active` once its invoice is paid).
+UNPAID = ("canceled", "unpaid", "incomplete_expired")
+TERMINAL = ("canceled", "incomplete_expired")
+# Included credits come with a period's own invoice: the first one and each renewal. An
+# update's (proration) invoice belongs to a period already granted.
+PERIOD_INVOICES = ("subscription_create", "subscription_cycle")
 
 
 async def _user(tx: Tx, document: dict[str, Any]) -> str | None:
@@ -30,14 +37,17 @@ async def _user(tx: Tx, document: dict[str, Any]) -> str | None:
     return None if customer is None else await customers.user_of(tx, customer)
 
 
-async def _plan_line(ctx: Context, invoice: dict[str, Any]) -> tuple[PlanRow, float, float] | None:
-    """The first invoice line whose price sells a plan: (plan, period start, period end)."""
+async def _plan_line(tx: Tx, invoice: dict[str, Any]) -> tuple[PlanRow, float, float] | None:
+    """The first invoice line that bills a whole period of a plan's price (not a proration
+    for a change within a period): (plan, period start, period end)."""
     lines = field(invoice, "lines", "data")
     for line in lines if isinstance(lines, list) else ():
+        if field(line, "parent", "subscription_item_details", "proration") or field(line, "proration"):
+            continue
         # API 2025-03-31 and later: pricing.price_details.price; before: price.id.
         price = text(line, "pricing", "price_details", "price") or text(line, "price")
         start, end = whole(line, "period", "start"), whole(line, "period", "end")
-        plan = None if price is None else await ctx.plans.by_price(price)
+        plan = None if price is None else await plans.by_price(tx, price)
         if plan is not None and start is not None and end is not None and end > start:
             return plan, float(start), float(end)
     return None
@@ -49,9 +59,9 @@ async def invoice_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -
     subscription_id = text(invoice, "parent", "subscription_details", "subscription") or text(invoice, "subscription")
     if user_id is None or subscription_id is None:
         return ignored("not a subscription of a customer of this gateway")
-    found = await _plan_line(ctx, invoice)
+    found = await _plan_line(tx, invoice)
     if found is None:
-        return ignored("its price sells no plan", user_id)
+        return ignored("it bills no plan's period (no plan's price, or only prorations)", user_id)
     plan, start, end = found
     current = await subscriptions.get(tx, subscription_id)
     if current is not None and current.ended:
@@ -68,7 +78,7 @@ async def invoice_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -
         max(event.created, current.event_created) if current else event.created,
     ))  # fmt: skip
     granted = None
-    if plan.included_credits > 0:
+    if plan.included_credits > 0 and invoice.get("billing_reason") in PERIOD_INVOICES:
         # Once per period, whichever invoice (a proration one too) comes for it.
         granted = await credits.grant(
             tx, user_id=user_id, amount=Nanos(plan.included_credits), kind="plan_credits",
@@ -92,16 +102,16 @@ async def subscription_changed(tx: Tx, event: Event, ctx: Context, prepared: Pre
     item = field(subscription, "items", "data")
     first = item[0] if isinstance(item, list) and item else {}
     price = text(first, "price")
-    plan = None if price is None else await ctx.plans.by_price(price)
+    plan = None if price is None else await plans.by_price(tx, price)
     status = str(subscription.get("status") or "active")
     period_end = whole(first, "current_period_end")
     row = SubscriptionRow(
         subscription_id, user_id, plan.id if plan else None, status,
         float(period_end) if period_end is not None else (current.period_end if current else None),
-        bool(subscription.get("cancel_at_period_end")), status in ENDED, event.created,
+        bool(subscription.get("cancel_at_period_end")), status in TERMINAL, event.created,
     )  # fmt: skip
     await subscriptions.put(tx, row)
-    if status in ENDED:
+    if status in UNPAID:
         changed = await periods.follow_subscription(tx, user_id=user_id, subscription=subscription_id, plan_id=None)
         return Applied(user_id=user_id, detail=f"subscription {status}: free plan", plan_changed=changed)
     changed = plan is not None and await periods.follow_subscription(

@@ -2,16 +2,19 @@
 money going back — refunds (by the increase of `amount_refunded`) and disputes — matched to
 their top-up by PaymentIntent. Credits come only from what Stripe collected, never from
 metadata or anything the client sent; taking them back never takes a balance below zero (the
-rest is the shortfall, on the ledger row).
+rest is the shortfall, on the ledger row). A refund or dispute that comes before its payment's
+credits were granted waits (`deferred`) and is applied when they are.
 """
 
 from __future__ import annotations
 
 import math
 
+import orjson
+
 from gateway.db.accounts import users
 from gateway.db.database import Tx
-from gateway.db.payments import customers, topups
+from gateway.db.payments import customers, events, topups
 from gateway.services.billing import credits
 from gateway.services.billing.money import Nanos, credits_text
 from gateway.services.payments.event import Applied, Context, Event, Prepared, ignored, text, whole
@@ -55,6 +58,7 @@ async def checkout_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) 
         now=ctx.now,
     )  # fmt: skip
     await customers.mark_paid(tx, user_id)
+    await _apply_deferred(tx, payment_intent, ctx)
     if ours is not None and ours.save_card and prepared.payment_method is not None:
         await customers.save_card(tx, user_id=user_id, payment_method=prepared.payment_method)
     return Applied(user_id=user_id, amount=amount, detail=f"{_usd(cents)} paid", auto_topup_changed=ours is not None)
@@ -80,13 +84,24 @@ def _attempt(intent: dict[str, object]) -> str | None:
     return text(intent, "metadata", "gateway_auto_topup")
 
 
+async def _auto_topup_user(tx: Tx, intent: dict[str, object], payment_intent: str) -> str | None:
+    """Whose auto top-up made this payment: by the attempt the gateway has in flight, or — for
+    a payment the gateway made (it names the attempt) once that attempt is over — by its
+    customer, which the gateway made for the user."""
+    attempt = _attempt(intent)
+    found = await topups.user_of_attempt(tx, payment_intent=payment_intent, attempt_id=attempt)
+    if found is None and attempt is not None:
+        found = await _user_of_customer(tx, intent)
+    return found
+
+
 async def auto_topup_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
     """`payment_intent.succeeded` of an auto top-up: `amount_received` buys the credits."""
     intent = event.object
     payment_intent = text(intent, "id")
     if payment_intent is None:
         return ignored("no payment intent id")
-    user_id = await topups.user_of_attempt(tx, payment_intent=payment_intent, attempt_id=_attempt(intent))
+    user_id = await _auto_topup_user(tx, intent, payment_intent)
     if user_id is None:
         return ignored("not an auto top-up (a Checkout's payment is granted by its session)")
     cents = whole(intent, "amount_received")
@@ -105,6 +120,7 @@ async def auto_topup_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared
         now=ctx.now,
     )  # fmt: skip
     await customers.mark_paid(tx, user_id)
+    await _apply_deferred(tx, payment_intent, ctx)
     return Applied(user_id=user_id, amount=amount, detail=f"auto top-up {_usd(cents)}", auto_topup_changed=True)
 
 
@@ -112,9 +128,7 @@ async def auto_topup_failed(tx: Tx, event: Event, ctx: Context, prepared: Prepar
     """`payment_intent.payment_failed` of an auto top-up: it is turned off, saying why."""
     intent = event.object
     payment_intent = text(intent, "id")
-    user_id = None
-    if payment_intent is not None:
-        user_id = await topups.user_of_attempt(tx, payment_intent=payment_intent, attempt_id=_attempt(intent))
+    user_id = None if payment_intent is None else await _auto_topup_user(tx, intent, payment_intent)
     if user_id is None:
         return ignored("not an auto top-up")
     error = intent.get("last_payment_error")
@@ -134,8 +148,10 @@ async def refunded(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Ap
     payment_intent = text(charge, "payment_intent")
     found = None if payment_intent is None else await topups.get(tx, payment_intent)
     refunded_cents = whole(charge, "amount_refunded")
-    if found is None or payment_intent is None or refunded_cents is None:
-        return ignored("not a top-up (a subscription's payment buys no credits to take back)")
+    if payment_intent is None or refunded_cents is None:
+        return ignored("not a refund of a payment")
+    if found is None:
+        return await _defer(tx, event, payment_intent)
     refunded_cents = min(refunded_cents, found.amount_cents)
     if refunded_cents <= found.refunded_cents:
         return ignored("no refund beyond those already applied", found.user_id)
@@ -155,6 +171,30 @@ async def refunded(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Ap
     return Applied(user_id=found.user_id, amount=-took, shortfall=short, detail=_shortfall_note(short))
 
 
+async def _defer(tx: Tx, event: Event, payment_intent: str) -> Applied:
+    """Money going back for a payment whose credits are not granted (yet): its events came in
+    another order, or it is not a top-up (a subscription's payment, which buys no credits).
+    It waits for the top-up; if none comes, it never takes anything."""
+    payload = orjson.dumps(event.object).decode()
+    await events.defer(
+        tx, event_id=event.id, payment_intent=payment_intent, event_type=event.type, created_at=event.created,
+        payload=payload,
+    )  # fmt: skip
+    return Applied(outcome="deferred", detail="waits for its payment's credits (not granted yet, or not a top-up)")
+
+
+async def _apply_deferred(tx: Tx, payment_intent: str, ctx: Context) -> None:
+    """A top-up's credits were just granted: the refunds and disputes that came first apply now."""
+    for event_id, event_type, created, payload in await events.take_deferred(tx, payment_intent):
+        waiting = Event(id=event_id, type=event_type, created=created, object=orjson.loads(payload))
+        handler = refunded if event_type == "charge.refunded" else disputed
+        applied = await handler(tx, waiting, ctx, Prepared())
+        await events.record(
+            tx, event_id=event_id, user_id=applied.user_id, amount=applied.amount, shortfall=applied.shortfall,
+            outcome=applied.outcome, detail=applied.detail,
+        )  # fmt: skip
+
+
 def _shortfall_note(shortfall: int) -> str | None:
     return f"the balance could not give back {credits_text(shortfall)} credits" if shortfall else None
 
@@ -164,9 +204,11 @@ async def disputed(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Ap
     (what refunds left); a won dispute, or funds reinstated, give back what was taken."""
     dispute = event.object
     payment_intent, dispute_id = text(dispute, "payment_intent"), text(dispute, "id")
-    found = None if payment_intent is None else await topups.get(tx, payment_intent)
-    if found is None or payment_intent is None or dispute_id is None:
-        return ignored("not a top-up")
+    if payment_intent is None or dispute_id is None:
+        return ignored("not a dispute of a payment")
+    found = await topups.get(tx, payment_intent)
+    if found is None:
+        return await _defer(tx, event, payment_intent)
     status = dispute.get("status")
     closed = event.type == "charge.dispute.closed"
     lost = event.type == "charge.dispute.funds_withdrawn" or (closed and status == "lost")

@@ -22,7 +22,6 @@ from gateway.services.payments import events_plans, events_topups
 from gateway.services.payments.auto_topup import AutoTopUps
 from gateway.services.payments.config import Payments
 from gateway.services.payments.event import Applied, Context, Event, Prepared, ignored, text
-from gateway.services.plans.book import PlanBook
 
 TOLERANCE_SECONDS = 300
 
@@ -79,12 +78,9 @@ def verify(payments: Payments, *, payload: bytes, signature: str | None, now: fl
 
 
 class Inbox:
-    def __init__(
-        self, *, db: Database, payments: Payments, plans: PlanBook, auth: KeyAuthenticator, auto_topups: AutoTopUps
-    ) -> None:
+    def __init__(self, *, db: Database, payments: Payments, auth: KeyAuthenticator, auto_topups: AutoTopUps) -> None:
         self._db = db
         self._payments = payments
-        self._plans = plans
         self._auth = auth
         self._auto_topups = auto_topups
 
@@ -106,7 +102,7 @@ class Inbox:
 
     async def _apply_once(self, event: Event, prepared: Prepared) -> Applied | None:
         handler = HANDLERS.get(event.type)
-        context = Context(payments=self._payments, plans=self._plans, now=time.time())
+        context = Context(payments=self._payments, now=time.time())
         async with self._db.transaction() as tx:
             if not await events.claim(tx, event_id=event.id, event_type=event.type, created_at=event.created,
                                       now=context.now):  # fmt: skip

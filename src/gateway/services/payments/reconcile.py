@@ -22,7 +22,9 @@ class Reconciled:
 async def reconcile(payments: Payments, inbox: Inbox, *, days: int = DAYS) -> Reconciled:
     since = int(time.time()) - days * 86_400
     outcomes: Counter[str] = Counter()
-    async for event in payments.api.events_since(since):
+    missed = [event async for event in payments.api.events_since(since)]
+    # Stripe lists newest first; applied oldest first, as they happened (a payment before its refund).
+    for event in sorted(missed, key=lambda e: (e.get("created") or 0, str(e.get("id")))):
         if bool(event.get("livemode")) != payments.api.livemode or not isinstance(event.get("id"), str):
             outcomes["other mode"] += 1
             continue

@@ -11,7 +11,6 @@ from gateway.services.payments.auto_topup import AutoTopUps
 from gateway.services.payments.config import Payments
 from gateway.services.payments.inbox import Inbox
 from gateway.services.payments.stripe_api import StripeApi
-from gateway.services.plans.book import PlanBook
 from gateway.settings import Settings
 
 
@@ -38,13 +37,11 @@ def payment_config(settings: Settings) -> Payments | None:
     )
 
 
-async def start_payments(
-    settings: Settings, *, db: Database, plans: PlanBook, auth: KeyAuthenticator
-) -> PaymentParts | None:
+async def start_payments(settings: Settings, *, db: Database, auth: KeyAuthenticator) -> PaymentParts | None:
     config = payment_config(settings)
     if config is None:
         return None
     auto_topups = AutoTopUps(db, config)
     await auto_topups.start()
-    inbox = Inbox(db=db, payments=config, plans=plans, auth=auth, auto_topups=auto_topups)
+    inbox = Inbox(db=db, payments=config, auth=auth, auto_topups=auto_topups)
     return PaymentParts(config=config, auto_topups=auto_topups, inbox=inbox)

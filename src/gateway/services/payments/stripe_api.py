@@ -121,6 +121,8 @@ class StripeApi:
                 decline_code=getattr(error, "decline_code", None) if error is not None else None,
                 payment_intent=getattr(intent, "id", None),
             ) from None
+        except stripe.IdempotencyError as reused:
+            raise ReferenceConflict("this attempt's key was used for another payment") from reused
         except stripe.StripeError as failed:
             raise PaymentProviderError() from failed
         return Charge(str(found["id"]), str(found["status"]))

@@ -45,10 +45,6 @@ class PlanBook:
         """The plan the caller is on now (a paid period that ended is the free plan)."""
         return await self.get(principal.effective_plan(time.time()))
 
-    async def by_price(self, stripe_price_id: str) -> PlanRow | None:
-        """The plan a Stripe price sells, if any."""
-        return next((p for p in (await self._current()).values() if p.stripe_price_id == stripe_price_id), None)
-
     async def all(self) -> list[PlanRow]:
         return list((await self._current()).values())
 

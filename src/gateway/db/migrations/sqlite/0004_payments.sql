@@ -74,9 +74,20 @@ CREATE TABLE stripe_events (
     user_id TEXT,
     amount INTEGER NOT NULL DEFAULT 0,
     shortfall INTEGER NOT NULL DEFAULT 0,
-    outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'ignored')),
+    outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'ignored', 'deferred')),
     detail TEXT,
     created_at REAL NOT NULL,
     received_at REAL NOT NULL
 );
 CREATE INDEX stripe_events_by_time ON stripe_events (received_at, id);
+
+-- A refund or dispute of a payment whose credits were not granted yet (its events came in
+-- another order): applied when they are.
+CREATE TABLE deferred_events (
+    event_id TEXT PRIMARY KEY,
+    payment_intent TEXT NOT NULL,
+    type TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX deferred_events_by_payment ON deferred_events (payment_intent);
