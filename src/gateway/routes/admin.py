@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from fastapi.responses import Response
 
-from gateway.deps import PageAfter, PageLimit, RuntimeDep, current_admin, unix_time
-from gateway.routes.base import GatewayRoute
+from gateway.deps import PageAfter, PageLimit, RuntimeDep, unix_time
+from gateway.routes.base import admin_router
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
 from gateway.schemas.admin import (
@@ -35,13 +35,7 @@ from gateway.services.billing.money import parse_credits
 from gateway.services.limits import overrides
 from gateway.services.reports import usage as reports
 
-router = APIRouter(
-    prefix="/admin",
-    route_class=GatewayRoute,
-    tags=["admin"],
-    dependencies=[Depends(current_admin)],
-    responses=errors(401, 403),
-)
+router = admin_router()
 
 
 @router.post("/add_credits", response_model=BalanceChangedOut, responses=errors(404, 409))

@@ -1,5 +1,6 @@
-"""What every JSON route shares: bodies read with exact decimals, and no number too long or
-too far from 1 to convert cheaply (every field's own bound is in `schemas`)."""
+"""What every JSON route shares: bodies read with exact decimals, no number too long or
+too far from 1 to convert cheaply (every field's own bound is in `schemas`), and the
+/admin routers' guard."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
 from gateway.bounds import MAX_NUMBER_TEXT
+from gateway.deps import current_admin
+from gateway.routes.openapi import errors
 
 
 def _out_of_range(text: str) -> HTTPException:
@@ -54,3 +57,14 @@ class GatewayRoute(APIRoute):
             return await handler(_DecimalJsonRequest(request.scope, request.receive))
 
         return decimal_handler
+
+
+def admin_router() -> APIRouter:
+    """Routes under /admin: the admin key (or an admin user's key) only."""
+    return APIRouter(
+        prefix="/admin",
+        route_class=GatewayRoute,
+        tags=["admin"],
+        dependencies=[Depends(current_admin)],
+        responses=errors(401, 403),
+    )

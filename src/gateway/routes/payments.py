@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway.deps import BillingKey, PageAfter, PageLimit, PaymentsDep, RuntimeDep, current_admin, current_key
-from gateway.routes.base import GatewayRoute
+from gateway.deps import BillingKey, PageAfter, PageLimit, PaymentsDep, RuntimeDep, current_key
+from gateway.routes.base import GatewayRoute, admin_router
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
 from gateway.schemas.common import ListOf, page_of
@@ -37,13 +37,7 @@ customer = APIRouter(
     responses=errors(401, 403),
 )
 stripe = APIRouter(route_class=GatewayRoute, tags=["payments"], responses=errors())
-admin = APIRouter(
-    prefix="/admin",
-    route_class=GatewayRoute,
-    tags=["admin"],
-    dependencies=[Depends(current_admin)],
-    responses=errors(401, 403),
-)
+admin = admin_router()
 ClientKey = Annotated[
     str | None, Header(alias="idempotency-key", max_length=200, description="a retry opens no second session")
 ]

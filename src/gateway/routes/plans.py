@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from gateway.deps import RuntimeDep, current_admin
-from gateway.routes.base import GatewayRoute
+from gateway.deps import RuntimeDep
+from gateway.routes.base import GatewayRoute, admin_router
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
 from gateway.schemas.common import ListOf
@@ -16,13 +16,7 @@ from gateway.schemas.plans import AssignedOut, AssignPlanIn, NewPlanIn, PlanChan
 from gateway.services.plans import periods
 
 public = APIRouter(route_class=GatewayRoute, tags=["plans"], responses=errors())
-admin = APIRouter(
-    prefix="/admin",
-    route_class=GatewayRoute,
-    tags=["admin"],
-    dependencies=[Depends(current_admin)],
-    responses=errors(401, 403),
-)
+admin = admin_router()
 PlanId = Annotated[str, Path(max_length=64)]
 
 

@@ -27,6 +27,35 @@ def _usd(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
 
 
+async def _grant_topup(
+    tx: Tx,
+    ctx: Context,
+    *,
+    user_id: str,
+    payment_intent: str,
+    cents: int,
+    source: str,
+    reference: str,
+    description: str,
+) -> Nanos | None:
+    """Credits for `cents` collected, once per `reference` (None: granted already); the
+    payment is recorded for its refunds and disputes, and those that came first apply now."""
+    amount = ctx.payments.credits_for(cents)
+    kind = "stripe_topup" if source == "checkout" else "stripe_auto_topup"
+    granted = await credits.grant(
+        tx, user_id=user_id, amount=amount, kind=kind, reference=reference, description=description, now=ctx.now
+    )
+    if granted is None:
+        return None
+    await topups.insert(
+        tx, payment_intent=payment_intent, user_id=user_id, source=source, amount_cents=cents, granted=amount,
+        now=ctx.now,
+    )  # fmt: skip
+    await customers.mark_paid(tx, user_id)
+    await _apply_deferred(tx, payment_intent, ctx)
+    return amount
+
+
 async def checkout_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
     """`checkout.session.completed` / `.async_payment_succeeded`: a paid top-up's credits
     (once per session, whichever of the two comes first); a subscription's first payment is
@@ -46,19 +75,12 @@ async def checkout_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) 
     if isinstance(paid, str):
         return ignored(paid, user_id)
     cents, payment_intent = paid
-    amount = ctx.payments.credits_for(cents)
-    granted = await credits.grant(
-        tx, user_id=user_id, amount=amount, kind="stripe_topup", reference=f"stripe:checkout:{session_id}",
-        description=f"Stripe top-up, {_usd(cents)} paid", now=ctx.now,
+    amount = await _grant_topup(
+        tx, ctx, user_id=user_id, payment_intent=payment_intent, cents=cents, source="checkout",
+        reference=f"stripe:checkout:{session_id}", description=f"Stripe top-up, {_usd(cents)} paid",
     )  # fmt: skip
-    if granted is None:
+    if amount is None:
         return ignored("this session's credits were granted already", user_id)
-    await topups.insert(
-        tx, payment_intent=payment_intent, user_id=user_id, source="checkout", amount_cents=cents, granted=amount,
-        now=ctx.now,
-    )  # fmt: skip
-    await customers.mark_paid(tx, user_id)
-    await _apply_deferred(tx, payment_intent, ctx)
     if ours is not None and ours.save_card and prepared.payment_method is not None:
         await customers.save_card(tx, user_id=user_id, payment_method=prepared.payment_method)
     return Applied(user_id=user_id, amount=amount, detail=f"{_usd(cents)} paid", auto_topup_changed=ours is not None)
@@ -107,20 +129,13 @@ async def auto_topup_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared
     cents = whole(intent, "amount_received")
     if cents is None or cents <= 0 or intent.get("currency") != "usd":
         return ignored("nothing received in USD", user_id)
-    amount = ctx.payments.credits_for(cents)
-    granted = await credits.grant(
-        tx, user_id=user_id, amount=amount, kind="stripe_auto_topup", reference=f"stripe:topup:{payment_intent}",
-        description=f"auto top-up, {_usd(cents)} paid", now=ctx.now,
-    )  # fmt: skip
     await topups.end_attempt(tx, user_id=user_id, attempt_id=_attempt(intent), outcome="succeeded")
-    if granted is None:
-        return ignored("this payment's credits were granted already", user_id)
-    await topups.insert(
-        tx, payment_intent=payment_intent, user_id=user_id, source="auto", amount_cents=cents, granted=amount,
-        now=ctx.now,
+    amount = await _grant_topup(
+        tx, ctx, user_id=user_id, payment_intent=payment_intent, cents=cents, source="auto",
+        reference=f"stripe:topup:{payment_intent}", description=f"auto top-up, {_usd(cents)} paid",
     )  # fmt: skip
-    await customers.mark_paid(tx, user_id)
-    await _apply_deferred(tx, payment_intent, ctx)
+    if amount is None:
+        return ignored("this payment's credits were granted already", user_id)
     return Applied(user_id=user_id, amount=amount, detail=f"auto top-up {_usd(cents)}", auto_topup_changed=True)
 
 
