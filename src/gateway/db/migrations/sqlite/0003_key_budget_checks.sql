@@ -34,8 +34,23 @@ INSERT INTO api_keys_rebuilt (id, user_id, name, environment, key_hash, mask, ac
                               max_requests, request_count, ip_allowlist, domain_referrers,
                               allowed_models, rate_limits)
 SELECT id, user_id, name, environment, key_hash, mask, active, expires_at, created_at, rotated_at,
-       deleted_at, spend_limit, spent, held, max_requests, request_count, ip_allowlist,
-       domain_referrers, allowed_models, rate_limits
+       deleted_at,
+       -- Before this migration SQLite let a key's counts pass its limits, and a copy that kept
+       -- such a row would fail the CHECKs below (and the gateway could not start). Each key
+       -- comes out exactly at its limit instead, so it stays exhausted:
+       -- spend: the limit rises to spent + held, never `spent` or `held` fall. `held` must stay
+       -- the sum of the key's holds in `reservations` (each one's end subtracts its amount; a
+       -- lower `held` would go negative then and the hold could never end), and `spent` is the
+       -- key's settled charges. So the key can spend nothing now; once its holds end (a
+       -- process stopped with requests in flight), it gets back at most what they held and did
+       -- not charge, never any of the old overrun. A key with no holds stays at zero for good.
+       CASE WHEN spend_limit IS NOT NULL AND spent + held > spend_limit
+            THEN spent + held ELSE spend_limit END,
+       spent, held, max_requests,
+       -- requests: the count is cut to the cap, which still refuses the next request.
+       CASE WHEN max_requests IS NOT NULL AND request_count > max_requests
+            THEN max_requests ELSE request_count END,
+       ip_allowlist, domain_referrers, allowed_models, rate_limits
 FROM api_keys;
 
 DROP TABLE api_keys;
