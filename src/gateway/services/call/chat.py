@@ -16,7 +16,7 @@ Every refusal after step 1 carries the rate-limit headers too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -27,7 +27,7 @@ from gateway.services.call import admission, lenient_json
 from gateway.services.call.admission import Budget
 from gateway.services.call.context import CallContext
 from gateway.services.call.ending import CallEnd
-from gateway.services.call.relay import relay_stream
+from gateway.services.call.relay import RelayedStream
 from gateway.services.call.request import ChatRequest, parse_chat_request
 from gateway.services.call.upstream_errors import error_for_status
 from gateway.services.call.usage import client_usage, usage_from
@@ -46,7 +46,7 @@ class Answer:
 
     rate_headers: dict[str, str]
     body: bytes = b""
-    events: AsyncGenerator[bytes] | None = None
+    events: RelayedStream | None = None
 
 
 async def chat_completion(
@@ -67,7 +67,7 @@ async def chat_completion(
         )
         reply = await _forward(ctx, books, request, budget)  # 5
         if request.stream and reply.content_type.startswith("text/event-stream"):
-            return Answer(ticket.headers, events=relay_stream(books, reply))  # 6 and 7, as it streams
+            return Answer(ticket.headers, events=RelayedStream(books, reply))  # 6 and 7, as it streams
         return Answer(ticket.headers, body=await _whole_answer(books, reply))  # 6, then 7
     except GatewayError as refused:
         await _stamp_rate_headers(ctx, refused, principal, ticket)

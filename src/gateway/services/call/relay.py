@@ -12,7 +12,7 @@ usage or `[DONE]` after every choice finished — which completed, and ends norm
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 import orjson
@@ -151,14 +151,41 @@ class _Relay:
         )
 
 
-async def relay_stream(books: CallEnd, reply: UpstreamReply) -> AsyncGenerator[bytes]:
-    """The bytes to send, as they come; `books` ends the call's hold as the stream ends."""
-    relay = _Relay(books)
-    splitter = SseSplitter()
-    ending: str | None = None
-    try:
+class RelayedStream:
+    """The bytes to send, as they come (an async iterator of one relayed stream).
+
+    `aclose()` always ends the call and closes the upstream reply — after the stream ended, in
+    the middle of it, or before it started (the client went before the response's first
+    byte, which an async generator's own `finally` would never see) — so a caller needs only
+    `async with aclosing(stream)`.
+    """
+
+    def __init__(self, books: CallEnd, reply: UpstreamReply) -> None:
+        self._relay = _Relay(books)
+        self._reply = reply
+        self._pieces = self._relayed()
+
+    def __aiter__(self) -> RelayedStream:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self._pieces.__anext__()
+
+    async def aclose(self) -> None:
         try:
-            async for piece in reply.chunks():
+            await self._pieces.aclose()
+        finally:
+            self._reply.close()
+            if not self._relay.books.ended:  # stopped early (client gone, shutdown): bill what was delivered
+                with contextlib.suppress(Exception):
+                    await self._relay.on_end("aborted")
+
+    async def _relayed(self) -> AsyncGenerator[bytes]:
+        relay = self._relay
+        splitter = SseSplitter()
+        ending: str | None = None
+        try:
+            async for piece in self._reply.chunks():
                 # Everything one upstream read produced goes out in one write.
                 out = b"".join([await relay.on_event(event) for event in splitter.feed(piece)])
                 if out:
@@ -168,8 +195,3 @@ async def relay_stream(books: CallEnd, reply: UpstreamReply) -> AsyncGenerator[b
         out = await relay.on_end(ending)
         if out:
             yield out
-    finally:
-        reply.close()
-        if not books.ended:  # the relay itself was stopped (shutdown): bill what was delivered
-            with contextlib.suppress(Exception):
-                await relay.on_end("aborted")
