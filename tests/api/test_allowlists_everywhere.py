@@ -38,7 +38,7 @@ async def test_an_ip_restricted_key_cannot_manage_keys_from_elsewhere(gateway: G
     assert next(k for k in keys if k["id"] == key["id"])["ip_allowlist"] == ["198.51.100.0/24"]
     assert (await gateway.balance(account["api_key"]))["status"] == "active"
     logs = (await gateway.client.get("/user/api-keys/audit-logs", headers=bearer(account["api_key"]))).json()
-    assert [e["action"] for e in logs["data"]].count("request.ip_not_allowed") == len(attempts)
+    assert [e["action"] for e in logs["data"]].count("request.ip_not_allowed") == 1  # once a minute
 
 
 async def test_an_ip_restricted_key_works_from_its_address(gateway_factory: Any) -> None:

@@ -11,14 +11,19 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
+
+from cachetools import TTLCache
 
 from gateway.db.audit import log as audit
 from gateway.db.audit.log import AuditRow
 from gateway.db.database import Database, Tx
 
 GENESIS = "0" * 64
+REPEAT_WINDOW_SECONDS = 60.0
+REPEATS_REMEMBERED = 10_000
 
 
 def audit_key(secret_key: str) -> bytes:
@@ -70,8 +75,13 @@ async def verify(db: Database, *, key: bytes, user_id: str | None) -> tuple[int,
 class Auditor:
     """Appends entries to users' chains, with the chain key bound."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, timer: Callable[[], float] = time.monotonic) -> None:
         self.key = key
+        # What `record_now_unless_recent` wrote lately, so that it does not write it again.
+        # Bounded: a flood of distinct subjects costs this much memory at most.
+        self._recent: TTLCache[tuple[str, str, str], bool] = TTLCache(
+            maxsize=REPEATS_REMEMBERED, ttl=REPEAT_WINDOW_SECONDS, timer=timer
+        )
 
     async def record(
         self,
@@ -108,3 +118,27 @@ class Auditor:
         """Append one entry in a transaction of its own (e.g. a refused request)."""
         async with db.transaction() as tx:
             await self.record(tx, user_id=user_id, action=action, actor=actor, key_id=key_id, details=details)
+
+    async def record_now_unless_recent(
+        self,
+        db: Database,
+        *,
+        user_id: str,
+        action: str,
+        actor: str,
+        key_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """`record_now`, unless this process recorded the same action on the same key within
+        the last minute. For what anyone holding a key can repeat at will (a refused request):
+        each entry is a write that takes the user's chain lock, and a thousand say no more than
+        one."""
+        seen = (user_id, key_id or "", action)
+        if seen in self._recent:
+            return
+        self._recent[seen] = True  # before the await: concurrent repeats see it
+        try:
+            await self.record_now(db, user_id=user_id, action=action, actor=actor, key_id=key_id, details=details)
+        except BaseException:
+            self._recent.pop(seen, None)  # not written: the next one tries again
+            raise

@@ -138,8 +138,9 @@ def caller_of(
 
 
 async def guard(db: Database, auditor: Auditor, *, principal: Principal, caller: Caller) -> None:
-    """The key's allowlists, on whatever route it calls. Refusals are audited: a key used
-    from the wrong place is worth knowing about."""
+    """The key's allowlists, on whatever route it calls. Refusals are audited — a key used
+    from the wrong place is worth knowing about — once a minute per key and reason at most:
+    refusals come before any rate limit, so a leaked key must not be able to fill the log."""
     try:
         check(
             networks=principal.ip_networks,
@@ -149,7 +150,7 @@ async def guard(db: Database, auditor: Auditor, *, principal: Principal, caller:
             referer=caller.referer,
         )
     except (IpNotAllowed, DomainNotAllowed) as refused:
-        await auditor.record_now(
+        await auditor.record_now_unless_recent(
             db, user_id=principal.user_id, action=f"request.{refused.code}", actor="gateway",
             key_id=principal.key_id, details={"ip": caller.ip, "origin": caller.origin, "referer": caller.referer},
         )  # fmt: skip
