@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from starlette.types import Scope
 
+from gateway.asgi import header, header_lines
 from gateway.bounds import MAX_ROW_ID, MAX_TIMESTAMP
 from gateway.errors import ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.keys import allowlist
+from gateway.services.keys.allowlist import Caller
 from gateway.services.keys.authenticate import Admin, Principal
-from gateway.services.keys.client_ip import client_ip
 from gateway.services.payments.checkout import check_billing_key
 from gateway.services.payments.setup import PaymentParts
 
@@ -26,22 +28,27 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def caller(scope: Scope, runtime: Runtime) -> Caller:
+    """Where a request comes from (its client address, Origin and Referer): the one reading of
+    it, for the routes here and the raw chat handler alike."""
+    return allowlist.caller_of(
+        peer=scope["client"][0] if scope.get("client") else None,
+        forwarded_for=header_lines(scope, b"x-forwarded-for"),
+        origin=header(scope, b"origin"),
+        referer=header(scope, b"referer"),
+        trusted_proxies=runtime.trusted_proxies,
+    )
+
+
 def client_address(request: Request, runtime: RuntimeDep) -> str:
-    peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.getlist("x-forwarded-for"), runtime.trusted_proxies)
+    return caller(request.scope, runtime).ip
 
 
 async def _guarded(principal: Principal, request: Request, runtime: Runtime) -> Principal:
     """A key's allowlists hold on every route it can call, not only on `/v1/*`."""
-    if principal.restricted:
-        caller = allowlist.caller_of(
-            peer=request.client.host if request.client else None,
-            forwarded_for=request.headers.getlist("x-forwarded-for"),
-            origin=request.headers.get("origin"),
-            referer=request.headers.get("referer"),
-            trusted_proxies=runtime.trusted_proxies,
-        )
-        await allowlist.guard(runtime.db, runtime.auditor, principal=principal, caller=caller)
+    await allowlist.guard(
+        runtime.db, runtime.auditor, principal=principal, caller=lambda: caller(request.scope, runtime)
+    )
     return principal
 
 

@@ -12,11 +12,12 @@ from contextlib import aclosing
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.asgi import BODY, REQUEST_ID, header, header_lines, send_error
+from gateway import deps
+from gateway.asgi import BODY, REQUEST_ID, header, send_error
 from gateway.errors import GatewayError, InternalError, ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.call.chat import chat_completion
-from gateway.services.keys.allowlist import Caller, caller_of
+from gateway.services.keys.allowlist import Caller
 
 log = logging.getLogger("gateway.chat")
 _SSE_HEADERS = [
@@ -41,13 +42,7 @@ class ChatEndpoint:
             return
 
         def caller() -> Caller:
-            return caller_of(
-                peer=scope["client"][0] if scope.get("client") else None,
-                forwarded_for=header_lines(scope, b"x-forwarded-for"),
-                origin=header(scope, b"origin"),
-                referer=header(scope, b"referer"),
-                trusted_proxies=runtime.trusted_proxies,
-            )
+            return deps.caller(scope, runtime)
 
         try:
             answer = await chat_completion(

@@ -57,8 +57,7 @@ async def chat_completion(
     ticket: Ticket | None = None
     try:
         request = parse_chat_request(raw)
-        if principal.restricted:
-            await allowlist.guard(ctx.db, ctx.auditor, principal=principal, caller=caller())  # 1
+        await allowlist.guard(ctx.db, ctx.auditor, principal=principal, caller=caller)  # 1
         quote = await admission.quote(ctx, principal, request)  # 2
         ticket = await ctx.limiter.admit(principal, quote.plan, tokens=quote.tokens, request_id=request_id)  # 3
         budget = await _hold_or_take_back(ctx, principal, request, quote, ticket)  # 4

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -137,21 +137,25 @@ def caller_of(
     return Caller(ip=client_ip(peer, forwarded_for, trusted_proxies), origin=origin, referer=referer)
 
 
-async def guard(db: Database, auditor: Auditor, *, principal: Principal, caller: Caller) -> None:
-    """The key's allowlists, on whatever route it calls. Refusals are audited — a key used
-    from the wrong place is worth knowing about — once a minute per key and reason at most:
-    refusals come before any rate limit, so a leaked key must not be able to fill the log."""
+async def guard(db: Database, auditor: Auditor, *, principal: Principal, caller: Callable[[], Caller]) -> None:
+    """The key's allowlists, on whatever route it calls; `caller` is asked only of a key that
+    has some. Refusals are audited — a key used from the wrong place is worth knowing about —
+    once a minute per key and reason at most: refusals come before any rate limit, so a leaked
+    key must not be able to fill the log."""
+    if not principal.restricted:
+        return
+    where = caller()
     try:
         check(
             networks=principal.ip_networks,
             domains=principal.policy.domain_referrers,
-            client=caller.ip,
-            origin=caller.origin,
-            referer=caller.referer,
+            client=where.ip,
+            origin=where.origin,
+            referer=where.referer,
         )
     except (IpNotAllowed, DomainNotAllowed) as refused:
         await auditor.record_now_unless_recent(
             db, user_id=principal.user_id, action=f"request.{refused.code}", actor="gateway",
-            key_id=principal.key_id, details={"ip": caller.ip, "origin": caller.origin, "referer": caller.referer},
+            key_id=principal.key_id, details={"ip": where.ip, "origin": where.origin, "referer": where.referer},
         )  # fmt: skip
         raise
