@@ -12,9 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from gateway.services.billing import holds as billing
+from tests.conformance.conftest import Backend
 from tests.conformance.test_gateways import new_key
 from tests.support import Gateway, bearer
 
@@ -90,22 +88,50 @@ async def test_no_deadlock_no_leaked_hold_under_concurrent_failures(gateways: Ga
         assert await gateway.ledger_total(account["user_id"]) == balance["credits"] * 10**9
 
 
-async def test_a_settlement_that_cannot_be_written_releases_its_hold(
-    gateways: Gateways, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The call ends only once its write committed; when it cannot, the hold is released
-    (at once, or at the next heartbeat) instead of staying held until a restart."""
+# A trigger that refuses every usage row: the settlement's own transaction fails in the
+# database (a release does not write one, so the hold can still be given back).
+REFUSE_USAGE_ROWS = {
+    "sqlite": [
+        "CREATE TRIGGER usage_rows_refused BEFORE INSERT ON usage_records"
+        " BEGIN SELECT RAISE(ABORT, 'the database refused the write'); END",
+    ],
+    "postgres": [
+        "CREATE FUNCTION usage_rows_refused() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'the database refused the write'; END $$",
+        "CREATE TRIGGER usage_rows_refused BEFORE INSERT ON usage_records"
+        " FOR EACH ROW EXECUTE FUNCTION usage_rows_refused()",
+    ],
+}
+ACCEPT_USAGE_ROWS = {
+    "sqlite": ["DROP TRIGGER usage_rows_refused"],
+    "postgres": ["DROP TRIGGER usage_rows_refused ON usage_records", "DROP FUNCTION usage_rows_refused()"],
+}
+
+
+async def run_ddl(gateway: Gateway, statements: list[str]) -> None:
+    async with gateway.runtime.db.transaction() as tx:
+        for statement in statements:
+            await tx.execute(statement)
+
+
+async def test_a_settlement_that_cannot_be_written_releases_its_hold(backend: Backend, gateways: Gateways) -> None:
+    """The call ends only once its write committed; when the database refuses it, the hold is
+    released (at once, or at the next heartbeat) instead of staying held until a restart."""
+    dialect = "sqlite" if backend.name == "sqlite" else "postgres"
     async with gateways() as gateway:
         account = await gateway.customer("1")
-
-        async def database_went_away(*_: Any, **__: Any) -> Any:
-            raise ConnectionError("the database went away")
-
-        monkeypatch.setattr(billing, "settle", database_went_away)
-        for body in ({}, {"stream": True}):
-            response = await gateway.chat(account["api_key"], **body)
-            assert response.status_code in (200, 500)
-        monkeypatch.undo()
+        await run_ddl(gateway, REFUSE_USAGE_ROWS[dialect])
+        try:
+            whole = await gateway.chat(account["api_key"])
+            stream = await gateway.chat(account["api_key"], stream=True)
+        finally:
+            await run_ddl(gateway, ACCEPT_USAGE_ROWS[dialect])
+        # Nothing was delivered unpaid-for in silence: the answer is an error, and a stream
+        # (whose status was sent) ends with the error event instead of [DONE].
+        assert whole.status_code == 500 and whole.json()["error"]["code"] == "internal_error", whole.text
+        assert stream.status_code == 200
+        last = stream.text.rstrip().rsplit("\n", 1)[-1]
+        assert '"code":"internal_error"' in last and "[DONE]" not in stream.text, stream.text[-300:]
         for _ in range(100):
             if (await gateway.balance(account["api_key"]))["reserved"] == 0:
                 break
