@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 from gateway.db.accounts.users import UserBalanceRow
-from gateway.schemas.common import Body, Count, Credits, CreditsIn, credits
+from gateway.schemas.common import Body, Credits, CreditsIn, LimitsIn, credits
 from gateway.schemas.usage import TotalsOut
 
 
@@ -53,15 +53,6 @@ class CustomerBalanceOut(BaseModel):
             reserved=credits(row.reserved),
             api_keys=masks,
         )
-
-
-class LimitsIn(Body):
-    requests_per_minute: Count | None = None
-    requests_per_hour: Count | None = None
-    requests_per_day: Count | None = None
-    tokens_per_minute: Count | None = None
-    tokens_per_hour: Count | None = None
-    tokens_per_day: Count | None = None
 
 
 class SetLimitsIn(Body):

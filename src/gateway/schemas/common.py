@@ -1,4 +1,5 @@
-"""Shared building blocks: credits in and out, bounded counts, the error body and list pages."""
+"""Shared building blocks: credits in and out, bounded counts, rate limits, the error body and
+list pages."""
 
 from __future__ import annotations
 
@@ -83,3 +84,14 @@ def _whole_number(value: object) -> object:
 WholeNumber = BeforeValidator(_whole_number)
 # A request or token limit, a request cap, a per-request or per-plan maximum.
 Count = Annotated[int, WholeNumber, Field(ge=1, le=MAX_COUNT)]
+
+
+# The rate-limit windows (`db.plans.plans.LIMIT_FIELDS`) a plan or an admin sets; null means
+# unlimited. (A comment, not a docstring: /openapi.json would show a docstring.)
+class LimitsIn(Body):
+    requests_per_minute: Count | None = None
+    requests_per_hour: Count | None = None
+    requests_per_day: Count | None = None
+    tokens_per_minute: Count | None = None
+    tokens_per_hour: Count | None = None
+    tokens_per_day: Count | None = None

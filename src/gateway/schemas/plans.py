@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from gateway.db.plans.plans import PlanRow
 from gateway.errors import InvalidRequest
-from gateway.schemas.common import Body, Count, Credits, CreditsIn, WholeNumber, credits
+from gateway.schemas.common import Body, Count, Credits, CreditsIn, LimitsIn, WholeNumber, credits
 from gateway.schemas.usage import TotalsOut, WindowOut
 from gateway.services.billing.money import parse_credits
 
@@ -90,17 +90,17 @@ class EntitlementsOut(BaseModel):
     max_concurrent_requests: int | None
 
 
-class PlanChanges(Body):
+class _NameAndPrices(Body):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     price_per_month: CreditsIn | None = None
     stripe_price_id: str | None = Field(default=None, max_length=200)
     included_credits: CreditsIn | None = None
-    requests_per_minute: Count | None = None
-    requests_per_hour: Count | None = None
-    requests_per_day: Count | None = None
-    tokens_per_minute: Count | None = None
-    tokens_per_hour: Count | None = None
-    tokens_per_day: Count | None = None
+
+
+# Fields in the order clients have always seen (/docs, and which of several bad fields an
+# error names): name and prices, the rate limits, the rest. Pydantic puts inherited fields
+# first, the furthest base's first.
+class PlanChanges(LimitsIn, _NameAndPrices):
     max_tokens_per_request: Count | None = None
     allowed_models: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None, max_length=200
