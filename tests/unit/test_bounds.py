@@ -38,3 +38,22 @@ def test_measuring_takes_linear_time_even_on_hostile_input() -> None:
     started = time.monotonic()
     nesting_exceeds(hostile)
     assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b'["[[[[", "]]]]{{{{", [[]]]', 3),  # brackets inside strings, balanced or not
+        (b'[["\\"[[[["], "\\"", [[]]]', 3),  # escaped quotes do not end a string
+        (b'[["\\\\"], [[[]]], "\\\\\\"[[[["]', 4),  # an escaped backslash before a closing quote
+        (b'[["\\\\\\\\"], "a\\\\\\\\\\"]]]]", [[[]]]]', 4),  # runs of backslashes, even and odd
+        (b'[["\\n\\"[[", "\\u005c"], [[[]]]]', 4),  # other escapes, a \\u-escaped backslash
+        (b'{"a\\"{{": {"[": [{"\\\\": "}}}"}]}}', 4),  # keys are strings too
+        (b'[[[[[[["\\\\', 7),  # an unterminated string runs to the end
+        (b'[[[[[[["\\"]]]]]]]', 7),  # ... even when what follows an escaped quote looks like JSON
+    ],
+)
+def test_strings_with_brackets_quotes_and_backslashes_are_text(raw: bytes, depth: int) -> None:
+    # Small limits, so that the measure is taken (not decided by the bracket count alone).
+    assert nesting_exceeds(raw, depth - 1)
+    assert not nesting_exceeds(raw, depth)
