@@ -67,6 +67,9 @@ class HoldStore(Protocol):
         row), with `record` (a failed request's usage row) in the same transaction. What was
         released, or None if the hold was already gone."""
 
+    async def record(self, row: UsageRow) -> None:
+        """Write the usage row of a call that held nothing (a test key, a free model)."""
+
 
 @dataclass(frozen=True, slots=True)
 class HoldRow:

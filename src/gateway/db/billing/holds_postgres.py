@@ -126,10 +126,19 @@ class PostgresHolds:
 
     async def release(self, *, hold_id: str, record: UsageRow | None = None) -> int | None:
         async def transaction() -> int | None:
-            async with self._db.transaction() as tx:
+            # Without a usage row it is one statement: committed on its own, one round trip.
+            opened = self._db.autocommit() if record is None else self._db.transaction()
+            async with opened as tx:
                 found = await tx.fetchrow(_RELEASE, hold_id)
                 if record is not None:
                     await usage.insert(tx, record)
             return None if found is None or found["amount"] is None else int(found["amount"])
 
         return await retrying(transaction)
+
+    async def record(self, row: UsageRow) -> None:
+        async def statement() -> None:
+            async with self._db.autocommit() as tx:
+                await usage.insert(tx, row)
+
+        await retrying(statement)

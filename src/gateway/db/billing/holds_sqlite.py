@@ -82,6 +82,12 @@ class SqliteHolds:
 
         return await self._db.grouped(work)
 
+    async def record(self, row: UsageRow) -> None:
+        async def work(tx: Tx) -> None:
+            await usage.insert(tx, row)
+
+        await self._db.grouped(work)
+
 
 async def _count_on_key(tx: Tx, *, key_id: str, amount: int) -> None:
     try:

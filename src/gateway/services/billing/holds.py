@@ -162,8 +162,7 @@ async def release(db: Database, *, hold: Hold, record: UsageRow | None = None) -
 
 async def record_free(db: Database, *, record: UsageRow) -> None:
     """Usage that costs nothing and held nothing (test keys, free models)."""
-    async with db.transaction() as tx:
-        await usage.insert(tx, record)
+    await db.holds.record(record)
 
 
 class PendingReleases:
