@@ -31,7 +31,6 @@ from gateway.schemas.common import ListOf, credits, page_of
 from gateway.schemas.usage import TotalsOut
 from gateway.services.audit import chain as audit
 from gateway.services.billing import credits as billing_credits
-from gateway.services.billing.money import parse_credits
 from gateway.services.limits import overrides
 from gateway.services.reports import usage as reports
 
@@ -47,7 +46,7 @@ async def add_credits(payload: AddCreditsIn, runtime: RuntimeDep) -> Response:
         auditor=runtime.auditor,
         user_id=payload.user_id,
         api_key=payload.api_key,
-        amount=parse_credits(payload.credits),
+        amount=payload.credits,
         reason=payload.reason,
         reference=payload.reference,
     )

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 from gateway.db.accounts.users import UserBalanceRow
-from gateway.schemas.common import Body, Credits, CreditsIn, LimitsIn, credits
+from gateway.schemas.common import Body, Credits, LimitsIn, NanoCreditsIn, credits
 from gateway.schemas.usage import TotalsOut
 
 
 class AddCreditsIn(Body):
     api_key: str | None = Field(default=None, max_length=200)
     user_id: str | None = Field(default=None, max_length=100)
-    credits: CreditsIn = Field(description="a top-up (positive) or an adjustment (negative)")
+    credits: NanoCreditsIn = Field(description="a top-up (positive) or an adjustment (negative)")
     reason: str = Field(min_length=1, max_length=500)
     reference: str | None = Field(
         default=None, min_length=1, max_length=200, description="the same reference again changes nothing"

@@ -9,7 +9,8 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from gateway.bounds import MAX_COUNT, MAX_CREDITS
-from gateway.services.billing.money import PLAIN_DECIMAL, parse_credits, plain_decimal, to_credits
+from gateway.errors import InvalidRequest
+from gateway.services.billing.money import PLAIN_DECIMAL, Nanos, parse_credits, plain_decimal, to_credits
 
 T = TypeVar("T")
 
@@ -70,6 +71,15 @@ _CREDITS_IN_SCHEMA = {
     "description": f"credits: plain decimal text, up to 9 decimals, at most {MAX_CREDITS} either way",
 }
 CreditsIn = Annotated[Decimal, BeforeValidator(_credits_in), WithJsonSchema(_CREDITS_IN_SCHEMA)]
+# The same input as the nano-credits it stands for, parsed once (by `money.parse_credits`).
+NanoCreditsIn = Annotated[Nanos, BeforeValidator(parse_credits), WithJsonSchema(_CREDITS_IN_SCHEMA)]
+
+
+def refuse_negative(name: str, nanos: int | None) -> None:
+    """A credits field that must not be below zero (a limit, a price). Checked once the whole
+    body has been read, so a body with other faults still names the first of those."""
+    if nanos is not None and nanos < 0:
+        raise InvalidRequest(f"'{name}' must not be negative", param=name)
 
 
 def _whole_number(value: object) -> object:

@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from gateway.db.keys.api_keys import KeyRow
-from gateway.errors import InvalidRequest
-from gateway.schemas.common import Body, Count, Credits, CreditsIn, WholeNumber, credits
+from gateway.schemas.common import Body, Count, Credits, NanoCreditsIn, WholeNumber, credits, refuse_negative
 from gateway.schemas.usage import TotalsOut
-from gateway.services.billing.money import parse_credits
 from gateway.services.keys.format import Environment
 from gateway.services.keys.manage import KeyChanges
 from gateway.services.reports.usage import KeyUsage
@@ -19,7 +17,7 @@ from gateway.services.reports.usage import KeyUsage
 class KeySettings(Body):
     expiration_days: Annotated[int, WholeNumber, Field(ge=1, le=3650)] | None = None
     max_requests: Count | None = None
-    spend_limit: CreditsIn | None = None
+    spend_limit: NanoCreditsIn | None = None
     ip_allowlist: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
     domain_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=100)
     allowed_models: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
@@ -28,10 +26,7 @@ class KeySettings(Body):
     def changes(self) -> KeyChanges:
         """Only the fields the client sent: an omitted field keeps its value, null clears it."""
         given: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
-        if given.get("spend_limit") is not None:
-            if given["spend_limit"] < 0:
-                raise InvalidRequest("'spend_limit' must not be negative", param="spend_limit")
-            given["spend_limit"] = parse_credits(given["spend_limit"])
+        refuse_negative("spend_limit", given.get("spend_limit"))
         if "key_name" in given:
             given["name"] = given.pop("key_name")
         given.pop("action", None)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from gateway.db.plans.plans import PlanRow
 from gateway.errors import InvalidRequest
-from gateway.schemas.common import Body, Count, Credits, CreditsIn, LimitsIn, WholeNumber, credits
+from gateway.schemas.common import (
+    Body,
+    Count,
+    Credits,
+    CreditsIn,
+    LimitsIn,
+    NanoCreditsIn,
+    WholeNumber,
+    credits,
+    refuse_negative,
+)
 from gateway.schemas.usage import TotalsOut, WindowOut
-from gateway.services.billing.money import parse_credits
 
 
 class PlanOut(BaseModel):
@@ -92,9 +100,9 @@ class EntitlementsOut(BaseModel):
 
 class _NameAndPrices(Body):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    price_per_month: CreditsIn | None = None
+    price_per_month: NanoCreditsIn | None = None
     stripe_price_id: str | None = Field(default=None, max_length=200)
-    included_credits: CreditsIn | None = None
+    included_credits: NanoCreditsIn | None = None
 
 
 # Fields in the order clients have always seen (/docs, and which of several bad fields an
@@ -116,10 +124,8 @@ class PlanChanges(LimitsIn, _NameAndPrices):
         changes.pop("id", None)
         for money in ("price_per_month", "included_credits"):
             if money in changes:
-                value = changes[money] or Decimal(0)
-                if value < 0:
-                    raise InvalidRequest(f"'{money}' must not be negative", param=money)
-                changes[money] = parse_credits(value)
+                changes[money] = changes[money] or 0  # null: free, or nothing included
+                refuse_negative(money, changes[money])
         if "allowed_models" in changes:
             changes["allowed_models"] = tuple(changes["allowed_models"] or ("*",))
         if "features" in changes:
