@@ -68,6 +68,10 @@ class Tx(Protocol):
 
     async def fetchval(self, sql: str, *args: Any) -> Any: ...
 
+    async def lock(self, name: str) -> None:
+        """Hold the lock called `name` until the transaction ends: for writers of something
+        that may not have a row yet (nothing to lock FOR UPDATE)."""
+
 
 class Database(Protocol):
     dialect: Dialect

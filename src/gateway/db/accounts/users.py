@@ -93,13 +93,12 @@ async def set_plan(
 ) -> None:
     """Who keeps the plan going: a Stripe `subscription` (its paid invoices), or an admin."""
     await tx.execute(
-        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4, plan_source = $5, "
-        "plan_subscription = $6 WHERE id = $1",
+        "UPDATE users SET plan_id = $2, plan_started_at = $3, plan_expires_at = $4, plan_subscription = $5 "
+        "WHERE id = $1",
         user_id,
         plan_id,
         started_at,
         expires_at,
-        "admin" if subscription is None else "stripe",
         subscription,
     )
 
@@ -132,7 +131,7 @@ async def on_paid_plans(tx: Tx, *, now: float) -> list[tuple[str, str, float]]:
     """(user, plan, period start) of every running paid plan an admin assigned (a Stripe
     subscription's periods are granted by its paid invoices)."""
     rows = await tx.fetchall(
-        "SELECT id, plan_id, plan_started_at FROM users WHERE status = 'active' AND plan_source = 'admin' "
+        "SELECT id, plan_id, plan_started_at FROM users WHERE status = 'active' AND plan_subscription IS NULL "
         "AND plan_expires_at IS NOT NULL AND plan_expires_at > $1 AND plan_started_at IS NOT NULL",
         now,
     )

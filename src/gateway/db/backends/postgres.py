@@ -70,6 +70,10 @@ class PostgresTx:
         with _neutral_errors():
             return await self._conn.fetchval(sql, *args)
 
+    async def lock(self, name: str) -> None:
+        # Transaction-scoped, so it is safe behind PgBouncer in transaction mode.
+        await self.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", name)
+
 
 async def _keep_as_is(_: asyncpg.Connection) -> None:
     """What a pooled connection needs between uses: nothing. The gateway never leaves session

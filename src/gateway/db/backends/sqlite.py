@@ -71,6 +71,9 @@ class SqliteTx:
         row = self._run(sql, args).fetchone()
         return None if row is None else row[0]
 
+    async def lock(self, name: str) -> None:
+        """Nothing to do: write transactions already exclude each other."""
+
 
 class SqliteDatabase:
     dialect: Dialect = "sqlite"

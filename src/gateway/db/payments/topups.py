@@ -18,7 +18,8 @@ class TopUpRow:
     refunded_cents: int  # the charge's `amount_refunded` as last seen
     refund_taken: int  # nano-credits taken back for refunds (shortfalls included)
     dispute_taken: int  # nano-credits a dispute actually took back
-    dispute_status: str | None  # withdrawn | lost | won
+    dispute_status: str | None  # lost | won
+    dispute_id: str | None  # the dispute that status is of
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class AutoTopUpRow:
 
 _TOPUP = ", ".join((
     "payment_intent", "user_id", "source", "amount_cents", "granted", "refunded_cents", "refund_taken",
-    "dispute_taken", "dispute_status",
+    "dispute_taken", "dispute_status", "dispute_id",
 ))  # fmt: skip
 _AUTO = ", ".join((
     "user_id", "enabled", "threshold", "amount_cents", "disabled_reason", "attempt_id", "attempt_started_at",
@@ -47,7 +48,7 @@ _AUTO = ", ".join((
 def _topup(row: Row) -> TopUpRow:
     return TopUpRow(
         row["payment_intent"], row["user_id"], row["source"], row["amount_cents"], row["granted"],
-        row["refunded_cents"], row["refund_taken"], row["dispute_taken"], row["dispute_status"],
+        row["refunded_cents"], row["refund_taken"], row["dispute_taken"], row["dispute_status"], row["dispute_id"],
     )  # fmt: skip
 
 
@@ -58,13 +59,18 @@ def _auto(row: Row) -> AutoTopUpRow:
     )  # fmt: skip
 
 
+async def lock(tx: Tx, payment_intent: str) -> None:
+    """One writer per payment until the transaction ends, whether or not it has a row yet."""
+    await tx.lock(f"topup:{payment_intent}")
+
+
 async def insert(
     tx: Tx, *, payment_intent: str, user_id: str, source: str, amount_cents: int, granted: int, now: float
-) -> bool:
-    """False if this payment was recorded already."""
-    inserted = await tx.fetchval(
+) -> None:
+    """Record a paid top-up (once: a payment recorded already stays as it is)."""
+    await tx.execute(
         "INSERT INTO topups (payment_intent, user_id, source, amount_cents, granted, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_intent) DO NOTHING RETURNING payment_intent",
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_intent) DO NOTHING",
         payment_intent,
         user_id,
         source,
@@ -72,7 +78,6 @@ async def insert(
         granted,
         now,
     )
-    return inserted is not None
 
 
 async def get(tx: Tx, payment_intent: str) -> TopUpRow | None:
@@ -90,12 +95,13 @@ async def set_refunded(tx: Tx, *, payment_intent: str, refunded_cents: int, refu
     )
 
 
-async def set_dispute(tx: Tx, *, payment_intent: str, status: str, taken: int) -> None:
+async def set_dispute(tx: Tx, *, payment_intent: str, dispute_id: str, status: str, taken: int) -> None:
     await tx.execute(
-        "UPDATE topups SET dispute_status = $2, dispute_taken = $3 WHERE payment_intent = $1",
+        "UPDATE topups SET dispute_status = $2, dispute_taken = $3, dispute_id = $4 WHERE payment_intent = $1",
         payment_intent,
         status,
         taken,
+        dispute_id,
     )
 
 
@@ -161,25 +167,27 @@ async def end_attempt(
 ) -> None:
     """The payment in flight (`attempt_id`, or whichever) is over: succeeded, declined, failed.
     A decline turns auto top-up off, saying why."""
-    attempt = "" if attempt_id is None else " AND attempt_id = $3"
-    args = [user_id, outcome] + ([] if attempt_id is None else [attempt_id])
-    if disable_because is None:
-        sql = "UPDATE auto_topups SET attempt_id = NULL, attempt_started_at = NULL, last_outcome = $2"
-    else:
+    sets, where, args = "attempt_id = NULL, attempt_started_at = NULL, last_outcome = $2", "user_id = $1", [
+        user_id, outcome,
+    ]  # fmt: skip
+    if disable_because is not None:
         args.append(disable_because)
-        sql = (
-            "UPDATE auto_topups SET attempt_id = NULL, attempt_started_at = NULL, last_outcome = $2, "
-            f"enabled = FALSE, disabled_reason = ${len(args)}"
-        )
-    await tx.execute(f"{sql} WHERE user_id = $1{attempt}", *args)
+        sets += f", enabled = FALSE, disabled_reason = ${len(args)}"
+    if attempt_id is not None:
+        args.append(attempt_id)
+        where += f" AND attempt_id = ${len(args)}"
+    await tx.execute(f"UPDATE auto_topups SET {sets} WHERE {where}", *args)
 
 
 async def user_of_attempt(tx: Tx, *, payment_intent: str, attempt_id: str | None) -> str | None:
     """Whose auto top-up made this payment: by its PaymentIntent, or — if its event came before
     the gateway stored that — by the attempt id the gateway gave it."""
-    found: str | None = await tx.fetchval("SELECT user_id FROM auto_topups WHERE payment_intent = $1", payment_intent)
-    if found is None and attempt_id is not None:
-        found = await tx.fetchval("SELECT user_id FROM auto_topups WHERE attempt_id = $1", attempt_id)
+    found: str | None = await tx.fetchval(
+        "SELECT user_id FROM auto_topups WHERE payment_intent = $1 OR attempt_id = $2 "
+        "ORDER BY payment_intent = $1 DESC LIMIT 1",
+        payment_intent,
+        attempt_id,
+    )
     return found
 
 

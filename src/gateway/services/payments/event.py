@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.db.database import Tx
+from gateway.db.payments import customers
 from gateway.services.payments.config import Payments
 
 
@@ -31,7 +33,7 @@ class Applied:
     shortfall: int = 0  # what could not be taken back
     detail: str | None = None
     plan_changed: bool = False  # the user's cached keys carry their plan: forget them
-    auto_topup_changed: bool = False
+    auto_topup_changed: bool = False  # turned on or off: every process reloads the thresholds
 
 
 def ignored(detail: str, user_id: str | None = None) -> Applied:
@@ -65,3 +67,9 @@ def text(document: Any, *path: str) -> str | None:
 def whole(document: Any, *path: str) -> int | None:
     found = field(document, *path)
     return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+async def user_of_customer(tx: Tx, document: dict[str, Any]) -> str | None:
+    """The user whose Stripe customer the document names (the gateway made it for them)."""
+    customer = text(document, "customer")
+    return None if customer is None else await customers.user_of(tx, customer)

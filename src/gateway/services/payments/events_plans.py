@@ -15,26 +15,30 @@ from typing import Any
 
 from gateway.db.database import Tx
 from gateway.db.payments import customers, subscriptions
-from gateway.db.payments.subscriptions import SubscriptionRow
+from gateway.db.payments.subscriptions import TERMINAL, SubscriptionRow
 from gateway.db.plans import plans
 from gateway.db.plans.plans import PlanRow
 from gateway.services.billing import credits
 from gateway.services.billing.money import Nanos
-from gateway.services.payments.event import Applied, Context, Event, Prepared, field, ignored, text, whole
+from gateway.services.payments.event import (
+    Applied,
+    Context,
+    Event,
+    Prepared,
+    field,
+    ignored,
+    text,
+    user_of_customer,
+    whole,
+)  # fmt: skip
 from gateway.services.plans import periods
 
 # A subscription in these states leaves its user on the free plan; only the terminal ones
-# stay so (Stripe moves an `unpaid` subscription back to `active` once its invoice is paid).
-UNPAID = ("canceled", "unpaid", "incomplete_expired")
-TERMINAL = ("canceled", "incomplete_expired")
+# (`subscriptions.TERMINAL`) stay so.
+UNPAID = ("unpaid", *TERMINAL)
 # Included credits come with a period's own invoice: the first one and each renewal. An
 # update's (proration) invoice belongs to a period already granted.
 PERIOD_INVOICES = ("subscription_create", "subscription_cycle")
-
-
-async def _user(tx: Tx, document: dict[str, Any]) -> str | None:
-    customer = text(document, "customer")
-    return None if customer is None else await customers.user_of(tx, customer)
 
 
 async def _plan_line(tx: Tx, invoice: dict[str, Any]) -> tuple[PlanRow, float, float] | None:
@@ -55,7 +59,7 @@ async def _plan_line(tx: Tx, invoice: dict[str, Any]) -> tuple[PlanRow, float, f
 
 async def invoice_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
     invoice = event.object
-    user_id = await _user(tx, invoice)
+    user_id = await user_of_customer(tx, invoice)
     subscription_id = text(invoice, "parent", "subscription_details", "subscription") or text(invoice, "subscription")
     if user_id is None or subscription_id is None:
         return ignored("not a subscription of a customer of this gateway")
@@ -74,7 +78,7 @@ async def invoice_paid(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -
         )
     await subscriptions.put(tx, SubscriptionRow(
         subscription_id, user_id, plan.id, current.status if current else "active", latest_end,
-        current.cancel_at_period_end if current else False, False,
+        current.cancel_at_period_end if current else False,
         max(event.created, current.event_created) if current else event.created,
     ))  # fmt: skip
     granted = None
@@ -93,7 +97,7 @@ async def subscription_changed(tx: Tx, event: Event, ctx: Context, prepared: Pre
     """`customer.subscription.created` / `.updated`: status, price (plan), period end,
     `cancel_at_period_end`."""
     subscription = event.object
-    subscription_id, user_id = text(subscription, "id"), await _user(tx, subscription)
+    subscription_id, user_id = text(subscription, "id"), await user_of_customer(tx, subscription)
     if subscription_id is None or user_id is None:
         return ignored("not a subscription of a customer of this gateway")
     current = await subscriptions.get(tx, subscription_id)
@@ -108,7 +112,7 @@ async def subscription_changed(tx: Tx, event: Event, ctx: Context, prepared: Pre
     row = SubscriptionRow(
         subscription_id, user_id, plan.id if plan else None, status,
         float(period_end) if period_end is not None else (current.period_end if current else None),
-        bool(subscription.get("cancel_at_period_end")), status in TERMINAL, event.created,
+        bool(subscription.get("cancel_at_period_end")), event.created,
     )  # fmt: skip
     await subscriptions.put(tx, row)
     if status in UNPAID:
@@ -124,13 +128,13 @@ async def subscription_changed(tx: Tx, event: Event, ctx: Context, prepared: Pre
 async def subscription_ended(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Applied:
     """`customer.subscription.deleted`: the user falls back to the free plan at once."""
     subscription = event.object
-    subscription_id, user_id = text(subscription, "id"), await _user(tx, subscription)
+    subscription_id, user_id = text(subscription, "id"), await user_of_customer(tx, subscription)
     if subscription_id is None or user_id is None:
         return ignored("not a subscription of a customer of this gateway")
     current = await subscriptions.get(tx, subscription_id)
     await subscriptions.put(tx, SubscriptionRow(
         subscription_id, user_id, current.plan_id if current else None, "canceled",
-        current.period_end if current else None, False, True,
+        current.period_end if current else None, False,
         max(event.created, current.event_created) if current else event.created,
     ))  # fmt: skip
     changed = await periods.follow_subscription(tx, user_id=user_id, subscription=subscription_id, plan_id=None)

@@ -5,10 +5,9 @@
 -- recorded on the ledger row (the row's amount is what was taken).
 ALTER TABLE ledger ADD COLUMN shortfall INTEGER NOT NULL DEFAULT 0;
 
--- Who set the user's plan: an admin (periods granted hourly by the gateway) or a Stripe
--- subscription (periods granted by its paid invoices).
-ALTER TABLE users ADD COLUMN plan_source TEXT NOT NULL DEFAULT 'admin' CHECK (plan_source IN ('admin', 'stripe'));
--- The subscription whose paid invoice set the plan: only its own changes move the plan.
+-- The Stripe subscription whose paid invoice set the user's plan (its periods are granted by
+-- its invoices, and only its own changes move the plan); NULL: an admin set it (periods
+-- granted hourly by the gateway).
 ALTER TABLE users ADD COLUMN plan_subscription TEXT;
 
 CREATE TABLE payment_customers (
@@ -38,7 +37,8 @@ CREATE TABLE topups (
     refunded_cents INTEGER NOT NULL DEFAULT 0,
     refund_taken INTEGER NOT NULL DEFAULT 0,
     dispute_taken INTEGER NOT NULL DEFAULT 0,
-    dispute_status TEXT,
+    dispute_status TEXT CHECK (dispute_status IN ('lost', 'won')),
+    dispute_id TEXT,
     created_at REAL NOT NULL
 );
 CREATE INDEX topups_by_user ON topups (user_id);
@@ -50,7 +50,6 @@ CREATE TABLE subscriptions (
     status TEXT NOT NULL,
     period_end REAL,
     cancel_at_period_end INTEGER NOT NULL DEFAULT 0,
-    ended INTEGER NOT NULL DEFAULT 0,
     event_created REAL NOT NULL
 );
 CREATE INDEX subscriptions_by_user ON subscriptions (user_id);
