@@ -10,6 +10,8 @@ from typing import Any
 
 from gateway.db.database import Row, Tx
 
+# The plan every account starts on and falls back to (seeded by migration 0001).
+FREE_PLAN = "free"
 LIMIT_FIELDS = (
     "requests_per_minute",
     "requests_per_hour",

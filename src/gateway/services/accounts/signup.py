@@ -13,6 +13,7 @@ from gateway.db.accounts.users import UserRow
 from gateway.db.database import Database, Tx
 from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyPolicy, KeyRow
+from gateway.db.plans.plans import FREE_PLAN
 from gateway.errors import AlreadyExists
 from gateway.ids import new_id
 from gateway.services.accounts.profile import check_username, normalise_email
@@ -21,8 +22,6 @@ from gateway.services.billing.balances import Balance
 from gateway.services.billing.money import Nanos
 from gateway.services.keys import format as keys
 from gateway.services.keys.format import Environment
-
-DEFAULT_PLAN = "free"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +53,7 @@ async def register(
             username = await _free_username(tx, email)
         elif await users.username_taken(tx, username):
             raise AlreadyExists("this username is taken", param="username")
-        user = await users.insert(
-            tx, user_id=new_id("usr"), email=email, username=username, plan_id=DEFAULT_PLAN, now=now
-        )
+        user = await users.insert(tx, user_id=new_id("usr"), email=email, username=username, plan_id=FREE_PLAN, now=now)
         key = await api_keys.insert(
             tx, key_id=new_id("key"), user_id=user.id, name="default", environment=environment,
             key_hash=new_key.hash, mask=new_key.mask, policy=KeyPolicy(), now=now,

@@ -19,6 +19,7 @@ from cachetools import TTLCache
 from gateway.db.database import Database
 from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyPolicy
+from gateway.db.plans.plans import FREE_PLAN
 from gateway.errors import (
     AdminRequired,
     ExpiredApiKey,
@@ -29,7 +30,6 @@ from gateway.services.keys.client_ip import IpNetwork, parse_networks
 from gateway.services.keys.format import environment_of, key_hash
 
 KEY_CACHE_SECONDS = 5.0
-FREE_PLAN = "free"
 
 
 @dataclass(frozen=True, slots=True)

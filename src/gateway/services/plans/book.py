@@ -10,12 +10,11 @@ from typing import Any
 
 from gateway.db.database import Database, Tx
 from gateway.db.plans import plans
-from gateway.db.plans.plans import LIMIT_FIELDS, PlanRow
+from gateway.db.plans.plans import FREE_PLAN, LIMIT_FIELDS, PlanRow
 from gateway.errors import AlreadyExists, NotFound
 from gateway.services.keys.authenticate import Principal
 
 PLAN_CACHE_SECONDS = 5.0
-FREE = "free"
 
 
 class PlanBook:
@@ -30,7 +29,7 @@ class PlanBook:
 
     async def get(self, plan_id: str) -> PlanRow:
         plans_by_id = await self._current()
-        plan = plans_by_id.get(plan_id) or plans_by_id.get(FREE)
+        plan = plans_by_id.get(plan_id) or plans_by_id.get(FREE_PLAN)
         if plan is None:
             raise NotFound(f"no plan {plan_id!r}")
         return plan

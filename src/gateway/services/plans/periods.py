@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 from gateway.db.accounts import users
 from gateway.db.database import Database, Tx
-from gateway.db.plans.plans import PlanRow
+from gateway.db.plans.plans import FREE_PLAN, PlanRow
 from gateway.errors import NotFound
 from gateway.services.audit.chain import Auditor
 from gateway.services.billing import credits
 from gateway.services.billing.money import Nanos
 from gateway.services.keys.authenticate import KeyAuthenticator
-from gateway.services.plans.book import FREE, PlanBook
+from gateway.services.plans.book import PlanBook
 
 
 def add_months(timestamp: float, months: int) -> float:
@@ -41,7 +41,7 @@ async def assign(
     period's included credits. The new limits apply at once. Returns (start, end)."""
     plan = await book.find(plan_id)
     now = time.time()
-    expires = None if plan.id == FREE else add_months(now, months)
+    expires = None if plan.id == FREE_PLAN else add_months(now, months)
     async with db.transaction() as tx:
         if await users.get(tx, user_id) is None:
             raise NotFound("no such user", param="user_id")
@@ -106,10 +106,10 @@ async def follow_subscription(tx: Tx, *, user_id: str, subscription: str, plan_i
     is the one that set the user's plan; an admin's assignment, or a newer subscription's,
     stays. True if the plan changed."""
     current = await users.plan_subscription(tx, user_id)
-    if current is None or current[1] != subscription or current[0] == (plan_id or FREE):
+    if current is None or current[1] != subscription or current[0] == (plan_id or FREE_PLAN):
         return False
     if plan_id is None:
-        await users.set_plan(tx, user_id=user_id, plan_id=FREE, started_at=time.time(), expires_at=None)
+        await users.set_plan(tx, user_id=user_id, plan_id=FREE_PLAN, started_at=time.time(), expires_at=None)
     else:
         await users.switch_plan(tx, user_id=user_id, plan_id=plan_id)
     return True
