@@ -28,6 +28,7 @@ from gateway.schemas.plans import EntitlementsOut, FeatureOut, KeysUsed, PlanOut
 from gateway.schemas.usage import EnvironmentUsageOut, LedgerEntryOut, TotalsOut, UsageEntryOut, WindowOut
 from gateway.services.accounts import profile
 from gateway.services.billing import balances
+from gateway.services.plans import periods
 from gateway.services.reports import usage as reports
 
 router = APIRouter(
@@ -82,11 +83,10 @@ async def delete_account(
 async def my_plan(principal: CurrentKey, runtime: RuntimeDep) -> Response:
     plan = await runtime.plans.of(principal)
     user = await profile.profile(runtime.db, user_id=principal.user_id)
-    expired = user.plan_expires_at is not None and user.plan_expires_at <= time.time()
     return ok(UserPlanOut(
         **PlanOut.values(plan),
         started_at=user.plan_started_at,
-        expires_at=None if expired else user.plan_expires_at,
+        expires_at=periods.paid_until(user.plan_expires_at, now=time.time()),
     ))  # fmt: skip
 
 

@@ -19,7 +19,6 @@ from cachetools import TTLCache
 from gateway.db.database import Database
 from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyPolicy
-from gateway.db.plans.plans import FREE_PLAN
 from gateway.errors import (
     AdminRequired,
     ExpiredApiKey,
@@ -65,12 +64,6 @@ class Principal:
     def restricted(self) -> bool:
         """Whether this key only works from some addresses or domains."""
         return bool(self.ip_networks or self.policy.domain_referrers)
-
-    def effective_plan(self, now: float) -> str:
-        """A paid period that ended falls back to the free plan."""
-        if self.plan_expires_at is not None and self.plan_expires_at <= now:
-            return FREE_PLAN
-        return self.plan_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from gateway.db.plans import plans
 from gateway.db.plans.plans import FREE_PLAN, LIMIT_FIELDS, PlanRow
 from gateway.errors import AlreadyExists, NotFound
 from gateway.services.keys.authenticate import Principal
+from gateway.services.plans import periods
 
 PLAN_CACHE_SECONDS = 5.0
 
@@ -42,7 +43,7 @@ class PlanBook:
 
     async def of(self, principal: Principal) -> PlanRow:
         """The plan the caller is on now (a paid period that ended is the free plan)."""
-        return await self.get(principal.effective_plan(time.time()))
+        return await self.get(periods.plan_in_force(principal.plan_id, principal.plan_expires_at, now=time.time()))
 
     async def all(self) -> list[PlanRow]:
         return list((await self._current()).values())

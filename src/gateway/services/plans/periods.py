@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeGuard
 
 from gateway.db.accounts import users
 from gateway.db.database import Database, Tx
@@ -16,7 +17,24 @@ from gateway.services.audit.chain import Auditor
 from gateway.services.billing import credits
 from gateway.services.billing.money import Nanos
 from gateway.services.keys.authenticate import KeyAuthenticator
-from gateway.services.plans.book import PlanBook
+
+if TYPE_CHECKING:  # the book asks this module which plan is in force
+    from gateway.services.plans.book import PlanBook
+
+
+def ended(expires_at: float | None, *, now: float) -> TypeGuard[float]:
+    """Whether a paid period is over: the user is then on the free plan (until an admin or a
+    paid invoice starts another)."""
+    return expires_at is not None and expires_at <= now
+
+
+def plan_in_force(plan_id: str, expires_at: float | None, *, now: float) -> str:
+    return FREE_PLAN if ended(expires_at, now=now) else plan_id
+
+
+def paid_until(expires_at: float | None, *, now: float) -> float | None:
+    """When the paid period ends, as customers are shown it: None once it has ended."""
+    return None if ended(expires_at, now=now) else expires_at
 
 
 def add_months(timestamp: float, months: int) -> float:
@@ -82,10 +100,10 @@ async def period_start(db: Database, user_id: str) -> float:
         user = await users.get(tx, user_id)
     if user is None:
         raise NotFound("no such user")
-    started = user.plan_started_at or user.created_at
-    if user.plan_expires_at is not None and user.plan_expires_at <= time.time():
-        started = user.plan_expires_at
     now, period = time.time(), 0
+    started = user.plan_started_at or user.created_at
+    if ended(user.plan_expires_at, now=now):
+        started = user.plan_expires_at
     while add_months(started, period + 1) <= now:
         period += 1
     return add_months(started, period)
