@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from gateway.db.keys.api_keys import KeyRow
 from gateway.schemas.common import Body, Count, Credits, NanoCreditsIn, WholeNumber, credits, refuse_negative
 from gateway.schemas.usage import TotalsOut
+from gateway.services.keys.allowlist import MAX_ENTRIES
 from gateway.services.keys.format import Environment
 from gateway.services.keys.manage import KeyChanges
 from gateway.services.reports.usage import KeyUsage
@@ -18,8 +19,8 @@ class KeySettings(Body):
     expiration_days: Annotated[int, WholeNumber, Field(ge=1, le=3650)] | None = None
     max_requests: Count | None = None
     spend_limit: NanoCreditsIn | None = None
-    ip_allowlist: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
-    domain_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=100)
+    ip_allowlist: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=MAX_ENTRIES)
+    domain_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=MAX_ENTRIES)
     allowed_models: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
     rate_limits: dict[str, Count | None] | None = None
 
