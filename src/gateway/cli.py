@@ -54,12 +54,8 @@ def _migrate(_: argparse.Namespace) -> None:
 
 def _reconcile(args: argparse.Namespace) -> None:
     from gateway.db.database import open_database
-    from gateway.services.keys.authenticate import KeyAuthenticator
-    from gateway.services.keys.format import hashing_key
-    from gateway.services.payments.auto_topup import AutoTopUps
-    from gateway.services.payments.inbox import Inbox
     from gateway.services.payments.reconcile import reconcile
-    from gateway.services.payments.setup import payment_config
+    from gateway.services.payments.setup import command_inbox, payment_config
 
     settings = load_settings()
     config = payment_config(settings)
@@ -70,10 +66,7 @@ def _reconcile(args: argparse.Namespace) -> None:
         db = await open_database(settings.database_url)
         try:
             await db.migrate()
-            # Other processes' caches of a changed plan expire on their own within seconds.
-            auth = KeyAuthenticator(db=db, pepper=hashing_key(settings.secret()), admin_key=None)
-            inbox = Inbox(db=db, payments=config, auth=auth, auto_topups=AutoTopUps(db, config))
-            done = await reconcile(config, inbox, days=args.days)
+            done = await reconcile(config, command_inbox(settings, db=db, config=config), days=args.days)
         finally:
             await config.api.close()
             await db.close()

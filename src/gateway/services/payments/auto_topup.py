@@ -72,11 +72,14 @@ async def _attempt(tx: Tx, settings: AutoTopUpRow, *, now: float) -> tuple[str |
         if await topups.claim_attempt(tx, user_id=user_id, attempt_id=attempt, now=now):
             return attempt, "new"
         return None, "in flight"  # another process claimed it first
+    if unknown_for > GIVE_UP_AFTER:
+        # Sent but its outcome never heard (an event lost: reconcile finds it), or never known
+        # to be sent: the next payment may start. A late success is still granted by its event.
+        outcome = "no outcome heard" if settings.payment_intent is not None else "unknown (not sent again)"
+        await topups.end_attempt(tx, user_id=user_id, attempt_id=attempt, outcome=outcome)
+        return None, "given up"
     if settings.payment_intent is not None or unknown_for <= RESEND_AFTER:
         return None, "in flight"
-    if unknown_for > GIVE_UP_AFTER:
-        await topups.end_attempt(tx, user_id=user_id, attempt_id=attempt, outcome="unknown (not sent again)")
-        return None, "given up"
     return attempt, "sent again"
 
 
@@ -214,7 +217,7 @@ class AutoTopUps:
 
     async def _charge(self, user_id: str, *, attempt: str, customer: str, card: str, cents: int) -> str:
         try:
-            charge = await self._payments.api.charge_off_session(
+            payment_intent = await self._payments.api.charge_off_session(
                 customer=customer, payment_method=card, amount_cents=cents,
                 idempotency_key=f"gw-auto-topup-{attempt}", metadata={"gateway_auto_topup": attempt},
             )  # fmt: skip
@@ -232,5 +235,5 @@ class AutoTopUps:
                 await topups.end_attempt(tx, user_id=user_id, attempt_id=attempt, outcome="refused by Stripe")
             return "refused"
         async with self._db.transaction() as tx:
-            await topups.attempt_sent(tx, user_id=user_id, attempt_id=attempt, payment_intent=charge.payment_intent)
+            await topups.attempt_sent(tx, user_id=user_id, attempt_id=attempt, payment_intent=payment_intent)
         return "sent"

@@ -26,7 +26,7 @@ async def customer_for(db: Database, payments: Payments, *, user_id: str) -> str
     the request to Stripe is idempotent per user)."""
     async with db.read() as tx:
         found = await customers.of_user(tx, user_id)
-        user = await users.get(tx, user_id)
+        user = None if found is not None else await users.get(tx, user_id)
     if found is not None:
         return found.customer_id
     if user is None:

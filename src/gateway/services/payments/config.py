@@ -14,13 +14,13 @@ CENTS_PER_USD = 100
 MIN_USD, MAX_USD = Decimal(5), Decimal(10_000)  # what one top-up may be
 
 
-def cents_of(amount_usd: Decimal, *, param: str = "amount_usd") -> int:
+def cents_of(amount_usd: Decimal) -> int:
     """Dollars as whole cents, within what a top-up may be."""
     if not MIN_USD <= amount_usd <= MAX_USD:
-        raise InvalidRequest(f"'{param}' must be between {MIN_USD} and {MAX_USD} (USD)", param=param)
+        raise InvalidRequest(f"'amount_usd' must be between {MIN_USD} and {MAX_USD} (USD)", param="amount_usd")
     cents = amount_usd * CENTS_PER_USD
     if cents != cents.to_integral_value():
-        raise InvalidRequest(f"'{param}' must be whole cents (at most 2 decimals)", param=param)
+        raise InvalidRequest("'amount_usd' must be whole cents (at most 2 decimals)", param="amount_usd")
     return int(cents)
 
 

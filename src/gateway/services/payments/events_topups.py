@@ -173,11 +173,10 @@ async def refunded(tx: Tx, event: Event, ctx: Context, prepared: Prepared) -> Ap
 async def _take_back(
     tx: Tx, ctx: Context, found: TopUpRow, amount: Nanos, *, kind: str, reference: str, description: str
 ) -> Applied:
-    taken = await credits.take_back(
+    took, short = await credits.take_back(
         tx, user_id=found.user_id, amount=amount, kind=kind, reference=reference, description=description,
         now=ctx.now,
     )  # fmt: skip
-    took, short = taken or (Nanos(0), Nanos(0))
     note = f"the balance could not give back {credits_text(short)} credits" if short else None
     return Applied(user_id=found.user_id, amount=-took, shortfall=short, detail=note)
 

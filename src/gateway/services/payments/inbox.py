@@ -71,10 +71,15 @@ def verify(payments: Payments, *, payload: bytes, signature: str | None, now: fl
         raise InvalidRequest("the event is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("id"), str):
         raise InvalidRequest("the event has no id")
-    if bool(document.get("livemode")) != payments.api.livemode:
+    if not same_mode(payments, document):
         mode = "live" if payments.api.livemode else "test"
         raise InvalidRequest(f"a {'live' if document.get('livemode') else 'test'}-mode event for a {mode}-mode key")
     return document
+
+
+def same_mode(payments: Payments, document: dict[str, Any]) -> bool:
+    """Whether the event was made in the mode of the gateway's key (test or live)."""
+    return bool(document.get("livemode")) == payments.api.livemode
 
 
 class Inbox:

@@ -8,15 +8,18 @@ from collections import Counter
 from dataclasses import dataclass
 
 from gateway.services.payments.config import Payments
-from gateway.services.payments.inbox import Inbox
+from gateway.services.payments.inbox import Inbox, same_mode
 
 DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:
-    seen: int
-    outcomes: dict[str, int]  # applied / ignored / duplicate
+    outcomes: dict[str, int]  # applied / ignored / deferred / duplicate / other mode
+
+    @property
+    def seen(self) -> int:
+        return sum(self.outcomes.values())
 
 
 async def reconcile(payments: Payments, inbox: Inbox, *, days: int = DAYS) -> Reconciled:
@@ -25,8 +28,8 @@ async def reconcile(payments: Payments, inbox: Inbox, *, days: int = DAYS) -> Re
     missed = [event async for event in payments.api.events_since(since)]
     # Stripe lists newest first; applied oldest first, as they happened (a payment before its refund).
     for event in sorted(missed, key=lambda e: (e.get("created") or 0, str(e.get("id")))):
-        if bool(event.get("livemode")) != payments.api.livemode or not isinstance(event.get("id"), str):
+        if not same_mode(payments, event) or not isinstance(event.get("id"), str):
             outcomes["other mode"] += 1
             continue
         outcomes[await inbox.apply(event)] += 1
-    return Reconciled(seen=sum(outcomes.values()), outcomes=dict(outcomes))
+    return Reconciled(outcomes=dict(outcomes))

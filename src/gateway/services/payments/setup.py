@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.db.database import Database
 from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.keys.format import hashing_key
 from gateway.services.payments.auto_topup import AutoTopUps
 from gateway.services.payments.config import Payments
 from gateway.services.payments.inbox import Inbox
@@ -35,6 +36,13 @@ def payment_config(settings: Settings) -> Payments | None:
         fee_rate=settings.topup_fee_rate,
         public_base_url=settings.public_base_url,
     )
+
+
+def command_inbox(settings: Settings, *, db: Database, config: Payments) -> Inbox:
+    """An inbox for a one-off command (reconcile), beside the running gateways: no auto top-up
+    job of its own, and their caches of a changed plan expire on their own within seconds."""
+    auth = KeyAuthenticator(db=db, pepper=hashing_key(settings.secret()), admin_key=None)
+    return Inbox(db=db, payments=config, auth=auth, auto_topups=AutoTopUps(db, config))
 
 
 async def start_payments(settings: Settings, *, db: Database, auth: KeyAuthenticator) -> PaymentParts | None:

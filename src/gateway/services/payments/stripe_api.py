@@ -24,12 +24,11 @@ class PaymentProviderError(UpstreamError):
 class Declined(Exception):
     """The card was declined (or needs the customer present)."""
 
-    def __init__(self, *, message: str, code: str | None, decline_code: str | None, payment_intent: str | None) -> None:
+    def __init__(self, *, message: str, code: str | None, decline_code: str | None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.decline_code = decline_code
-        self.payment_intent = payment_intent
 
     @property
     def reason(self) -> str:
@@ -45,12 +44,6 @@ def declined_because(message: str, code: str | None) -> str:
 class Session:
     id: str
     url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Charge:
-    payment_intent: str
-    status: str
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -96,8 +89,8 @@ class StripeApi:
 
     async def charge_off_session(
         self, *, customer: str, payment_method: str, amount_cents: int, idempotency_key: str, metadata: dict[str, str]
-    ) -> Charge:
-        """Charge a saved card with the customer away; raises Declined."""
+    ) -> str:
+        """Charge a saved card with the customer away: its PaymentIntent; raises Declined."""
         params: dict[str, Any] = {
             "amount": amount_cents,
             "currency": "usd",
@@ -107,25 +100,10 @@ class StripeApi:
             "confirm": True,
             "metadata": metadata,
         }
-        try:
-            found = await self._client.v1.payment_intents.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
-        except stripe.CardError as declined:
-            error = declined.error
-            intent = getattr(error, "payment_intent", None) if error is not None else None
-            raise Declined(
-                message=declined.user_message or "the card was declined",
-                code=declined.code,
-                decline_code=getattr(error, "decline_code", None) if error is not None else None,
-                payment_intent=getattr(intent, "id", None),
-            ) from None
-        except stripe.IdempotencyError as reused:
-            raise ReferenceConflict("this attempt's key was used for another payment") from reused
-        except stripe.StripeError as failed:
-            raise PaymentProviderError() from failed
-        return Charge(str(found["id"]), str(found["status"]))
+        found = await self._call(
+            self._client.v1.payment_intents.create_async(params=params, options={"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return str(found["id"])
 
     async def events_since(self, created_gte: int) -> AsyncIterator[dict[str, Any]]:
         """Every event Stripe could not deliver since `created_gte`, newest first."""
@@ -140,6 +118,12 @@ class StripeApi:
     async def _call(self, request: Any) -> Any:
         try:
             found = await request
+        except stripe.CardError as declined:
+            raise Declined(
+                message=declined.user_message or "the card was declined",
+                code=declined.code,
+                decline_code=getattr(declined.error, "decline_code", None),
+            ) from None
         except stripe.IdempotencyError as reused:
             raise ReferenceConflict("this Idempotency-Key was used for a different request") from reused
         except stripe.StripeError as failed:
