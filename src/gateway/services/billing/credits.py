@@ -12,17 +12,13 @@ from collections.abc import Awaitable, Callable
 
 from gateway.bounds import MAX_CREDITS
 from gateway.db.billing import ledger
-from gateway.db.billing.ledger import Balance
-from gateway.db.database import Database, TransientConflict, Tx
+from gateway.db.billing.ledger import Balance, LedgerRow
+from gateway.db.database import Database, TransientConflict, Tx, retrying
 from gateway.errors import GatewayError, InvalidRequest, NotFound, ReferenceConflict
 from gateway.ids import new_id
 from gateway.services.accounts.lookup import resolve_user
 from gateway.services.audit.chain import Auditor
 from gateway.services.billing.money import MAX_NANOS, Nanos, credits_text
-
-
-class _ReferenceRace(Exception):
-    """Another transaction used the same reference first; retry to answer as it did."""
 
 
 async def credit(
@@ -33,60 +29,67 @@ async def credit(
     kind: str,
     reference: str,
     description: str | None = None,
-    on_applied: Callable[[Tx], Awaitable[None]] | None = None,
+    first: Callable[[Tx], Awaitable[None]] | None = None,
 ) -> Balance:
     """Add (or, if negative, take back) credits, once per reference.
 
     The same reference again answers the original result; used with another user or
     amount it is a conflict. A negative amount may not take spendable credits below zero, nor
-    a positive one the balance past MAX_CREDITS.
+    a positive one the balance past MAX_CREDITS. `first` runs in the same transaction before
+    the balance is touched, and only if the credit is new (e.g. its audit entry, which locks
+    the user's row: the user's row before the balance row, as a plan payment takes them).
+    A deadlock, or a reference another transaction used first, runs it all again.
     """
-    for _ in range(2):
-        try:
-            return await _credit_once(
-                db, user_id=user_id, amount=amount, kind=kind, reference=reference, description=description,
-                on_applied=on_applied,
+
+    async def once() -> Balance:
+        async with db.transaction() as tx:
+            applied = await _add_once(
+                tx, user_id=user_id, amount=amount, kind=kind, reference=reference, description=description,
+                now=time.time(), first=first,
             )  # fmt: skip
-        except _ReferenceRace:
-            continue
-    raise ReferenceConflict()
+            if applied is None:
+                raise await _refusal(tx, user_id, amount)
+        if isinstance(applied, Balance):
+            return applied
+        if applied.user_id != user_id or applied.amount != amount:
+            raise ReferenceConflict(
+                "this reference was already used with a different user or amount", param="reference"
+            )
+        return Balance(applied.credits_after, applied.reserved_after)
+
+    return await retrying(once)
 
 
-async def _credit_once(
-    db: Database,
+async def _add_once(
+    tx: Tx,
     *,
     user_id: str,
-    amount: Nanos,
+    amount: int,
     kind: str,
     reference: str,
     description: str | None,
-    on_applied: Callable[[Tx], Awaitable[None]] | None,
-) -> Balance:
-    async with db.transaction() as tx:
-        existing = await ledger.by_reference(tx, reference)
-        if existing is not None:
-            if existing.user_id != user_id or existing.amount != amount:
-                raise ReferenceConflict(
-                    "this reference was already used with a different user or amount", param="reference"
-                )
-            return Balance(existing.credits_after, existing.reserved_after)
-        after = await ledger.add(tx, user_id=user_id, amount=amount, ceiling=MAX_NANOS)
-        if after is None:
-            raise await _refusal(tx, user_id, amount)
-        appended = await ledger.append(
-            tx,
-            user_id=user_id,
-            kind=kind,
-            amount=amount,
-            reference=reference,
-            after=after,
-            now=time.time(),
-            description=description,
-        )
-        if not appended:
-            raise _ReferenceRace()
-        if on_applied is not None:
-            await on_applied(tx)  # e.g. the audit entry, committed with the credit itself
+    now: float,
+    shortfall: int = 0,
+    first: Callable[[Tx], Awaitable[None]] | None = None,
+) -> Balance | LedgerRow | None:
+    """The steps of every credit: look up the reference, (`first`,) add to the balance, append
+    the ledger row. The balance after it; the ledger row of the reference's earlier use
+    (nothing changes); or None when the balance refuses it (spendable below zero, or the
+    balance past MAX_CREDITS). Raises TransientConflict when another transaction took the
+    reference meanwhile: run again, it will see it."""
+    earlier = await ledger.by_reference(tx, reference)
+    if earlier is not None:
+        return earlier
+    if first is not None:
+        await first(tx)
+    after = await ledger.add(tx, user_id=user_id, amount=amount, ceiling=MAX_NANOS)
+    if after is None:
+        return None
+    if not await ledger.append(
+        tx, user_id=user_id, kind=kind, amount=amount, reference=reference, after=after, now=now,
+        description=description, shortfall=shortfall,
+    ):  # fmt: skip
+        raise TransientConflict("another transaction used this reference first")
     return after
 
 
@@ -113,13 +116,12 @@ async def open_account(tx: Tx, *, user_id: str, signup_credits: Nanos, now: floa
     await ledger.open_balance(tx, user_id)
     if signup_credits <= 0:
         return Balance(0, 0)
-    after = await ledger.add(tx, user_id=user_id, amount=signup_credits, ceiling=MAX_NANOS)
-    if after is None:
-        raise InvalidRequest("SIGNUP_CREDITS is more than a balance may hold")
-    await ledger.append(
-        tx, user_id=user_id, kind="signup", amount=signup_credits,
-        reference=f"signup:{user_id}", after=after, now=now, description="signup credits",
+    after = await _add_once(
+        tx, user_id=user_id, kind="signup", amount=signup_credits, reference=f"signup:{user_id}",
+        description="signup credits", now=now,
     )  # fmt: skip
+    if not isinstance(after, Balance):  # a new balance at zero refuses only a grant past the most it holds
+        raise InvalidRequest("SIGNUP_CREDITS is more than a balance may hold")
     return after
 
 
@@ -168,7 +170,7 @@ async def admin_credit(
         kind="topup" if amount > 0 else "adjustment",
         reference=full_reference,
         description=reason,
-        on_applied=audited,
+        first=audited,
     )
     return target, balance
 
@@ -178,38 +180,33 @@ async def grant(
 ) -> Balance | None:
     """Add credits inside the caller's transaction (a payment's, with its event), once per
     reference: None when the reference was used before (nothing changes)."""
-    if await ledger.by_reference(tx, reference) is not None:
+    after = await _add_once(
+        tx, user_id=user_id, amount=amount, kind=kind, reference=reference, description=description, now=now
+    )
+    if isinstance(after, LedgerRow):
         return None
-    after = await ledger.add(tx, user_id=user_id, amount=amount, ceiling=MAX_NANOS)
     if after is None:
         raise InvalidRequest(f"a grant of {credits_text(amount)} would take the balance past the most it may hold")
-    if not await ledger.append(
-        tx, user_id=user_id, kind=kind, amount=amount, reference=reference, after=after, now=now,
-        description=description,
-    ):  # fmt: skip
-        raise TransientConflict("another transaction used this reference first")  # run again: it will see it
     return after
 
 
 async def take_back(
     tx: Tx, *, user_id: str, amount: Nanos, kind: str, reference: str, description: str, now: float
-) -> tuple[Nanos, Nanos] | None:
+) -> tuple[Nanos, Nanos]:
     """Take back up to `amount` spendable credits inside the caller's transaction, once per
     reference: (taken, shortfall). The balance never goes below zero: what it cannot give is
-    the shortfall, recorded on the ledger row. None when the reference was used before."""
-    if await ledger.by_reference(tx, reference) is not None:
-        return None
+    the shortfall, recorded on the ledger row. (0, 0) when the reference was used before."""
     current = await ledger.balance(tx, user_id, for_update=True)
     if current is None:
         raise NotFound("no such user")
     taken = Nanos(max(0, min(amount, current.credits)))
-    after = await ledger.add(tx, user_id=user_id, amount=-taken, ceiling=MAX_NANOS)
+    shortfall = Nanos(amount - taken)
+    after = await _add_once(
+        tx, user_id=user_id, amount=-taken, kind=kind, reference=reference, description=description, now=now,
+        shortfall=shortfall,
+    )  # fmt: skip
+    if isinstance(after, LedgerRow):
+        return Nanos(0), Nanos(0)
     if after is None:  # cannot happen with the row locked
         raise TransientConflict("the balance changed under a locked take-back")
-    shortfall = Nanos(amount - taken)
-    if not await ledger.append(
-        tx, user_id=user_id, kind=kind, amount=-taken, reference=reference, after=after, now=now,
-        description=description, shortfall=shortfall,
-    ):  # fmt: skip
-        raise TransientConflict("another transaction used this reference first")
     return taken, shortfall
