@@ -68,6 +68,7 @@ CurrentKey = Annotated[Principal, Depends(current_key)]
 ClientAddress = Annotated[str, Depends(client_address)]
 PageLimit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageAfter = Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")]
+ConfirmationQuery = Annotated[str | None, Query(max_length=50)]
 IdCursor = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="cursor: the last id of the previous page")]
 
 

@@ -7,12 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from gateway.deps import CurrentKey, IdCursor, PageAfter, PageLimit, RuntimeDep, current_key, unix_time
-from gateway.errors import InvalidRequest
+from gateway.deps import (
+    ConfirmationQuery,
+    CurrentKey,
+    IdCursor,
+    PageAfter,
+    PageLimit,
+    RuntimeDep,
+    current_key,
+    unix_time,
+)
 from gateway.routes.base import GatewayRoute
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
-from gateway.schemas.common import ListOf, page_of
+from gateway.schemas.common import ListOf, confirm, page_of
 from gateway.schemas.keys import (
     DeleteKeyIn,
     KeyDeletedOut,
@@ -118,12 +126,10 @@ async def delete_key(
     principal: CurrentKey,
     runtime: RuntimeDep,
     payload: DeleteKeyIn | None = None,
-    confirmation: Annotated[str | None, Query(max_length=50)] = None,
+    confirmation: ConfirmationQuery = None,
 ) -> Response:
     """Delete a key (confirmation `DELETE_KEY`, in the body or as `?confirmation=`)."""
-    given = confirmation or (payload.confirmation if payload else None)
-    if given != "DELETE_KEY":
-        raise InvalidRequest('send confirmation: "DELETE_KEY" to delete this key', param="confirmation")
+    confirm("DELETE_KEY", query=confirmation, body=payload, to="delete this key")
     await manage.delete(
         runtime.db, user_id=principal.user_id, key_id=key_id, auth=runtime.auth, auditor=runtime.auditor
     )

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from gateway.deps import CurrentKey, IdCursor, PageLimit, RuntimeDep, current_key
-from gateway.errors import InvalidRequest
+from gateway.deps import ConfirmationQuery, CurrentKey, IdCursor, PageAfter, PageLimit, RuntimeDep, current_key
 from gateway.routes.base import GatewayRoute
 from gateway.routes.openapi import errors
 from gateway.routes.responses import ok
@@ -23,7 +22,7 @@ from gateway.schemas.accounts import (
     ProfileIn,
     ProfileOut,
 )
-from gateway.schemas.common import ListOf, credits, page_of
+from gateway.schemas.common import ListOf, confirm, credits, page_of
 from gateway.schemas.plans import EntitlementsOut, FeatureOut, KeysUsed, PlanOut, PlanUsageOut, UserPlanOut
 from gateway.schemas.usage import EnvironmentUsageOut, LedgerEntryOut, TotalsOut, UsageEntryOut, WindowOut
 from gateway.services.accounts import profile
@@ -70,11 +69,10 @@ async def delete_account(
     principal: CurrentKey,
     runtime: RuntimeDep,
     payload: DeleteAccountIn | None = None,
-    confirmation: Annotated[str | None, Query(max_length=50)] = None,
+    confirmation: ConfirmationQuery = None,
 ) -> Response:
     """Close the account (confirmation `DELETE_ACCOUNT`): every key stops working at once."""
-    if (confirmation or (payload.confirmation if payload else None)) != "DELETE_ACCOUNT":
-        raise InvalidRequest('send confirmation: "DELETE_ACCOUNT" to close this account', param="confirmation")
+    confirm("DELETE_ACCOUNT", query=confirmation, body=payload, to="close this account")
     await profile.delete_account(runtime.db, user_id=principal.user_id, auth=runtime.auth, auditor=runtime.auditor)
     return ok(AccountClosedOut(user_id=principal.user_id, status="deleted"))
 
@@ -153,7 +151,7 @@ async def my_usage(
     principal: CurrentKey,
     runtime: RuntimeDep,
     limit: PageLimit = 20,
-    after: Annotated[str | None, Query(max_length=100, description="cursor: the last id of the previous page")] = None,
+    after: PageAfter = None,
 ) -> Response:
     found = await reports.usage_page(runtime.db, user_id=principal.user_id, limit=limit + 1, before=after)
     return ok(page_of([UsageEntryOut.of(r) for r in found], limit=limit))

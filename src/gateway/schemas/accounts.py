@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from gateway.db.accounts.users import UserRow
-from gateway.schemas.common import Body, Credits
+from gateway.schemas.common import Body, ConfirmationIn, Credits
 from gateway.schemas.usage import TotalsOut, WindowOut
 from gateway.services.keys.format import Environment
 
@@ -62,8 +62,8 @@ class ProfileOut(BaseModel):
         )
 
 
-class DeleteAccountIn(Body):
-    confirmation: str | None = None
+class DeleteAccountIn(ConfirmationIn):
+    pass  # its own name in /openapi.json
 
 
 class AccountClosedOut(BaseModel):

@@ -96,6 +96,16 @@ WholeNumber = BeforeValidator(_whole_number)
 Count = Annotated[int, WholeNumber, Field(ge=1, le=MAX_COUNT)]
 
 
+class ConfirmationIn(Body):
+    confirmation: str | None = None
+
+
+def confirm(word: str, *, query: str | None, body: ConfirmationIn | None, to: str) -> None:
+    """A destructive request goes ahead only with `word`, sent in the body or as `?confirmation=`."""
+    if (query or (body.confirmation if body else None)) != word:
+        raise InvalidRequest(f'send confirmation: "{word}" to {to}', param="confirmation")
+
+
 # The rate-limit windows (`db.plans.plans.LIMIT_FIELDS`) a plan or an admin sets; null means
 # unlimited. (A comment, not a docstring: /openapi.json would show a docstring.)
 class LimitsIn(Body):

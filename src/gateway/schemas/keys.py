@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from gateway.db.keys.api_keys import KeyRow
-from gateway.schemas.common import Body, Count, Credits, NanoCreditsIn, WholeNumber, credits, refuse_negative
+from gateway.schemas.common import (
+    Body,
+    ConfirmationIn,
+    Count,
+    Credits,
+    NanoCreditsIn,
+    WholeNumber,
+    credits,
+    refuse_negative,
+)
 from gateway.schemas.usage import TotalsOut
 from gateway.services.keys.allowlist import MAX_ENTRIES
 from gateway.services.keys.format import Environment
@@ -47,8 +56,8 @@ class KeyUpdateIn(KeySettings):
     environment_tag: Environment | None = None  # bulk_rotate: only keys of this environment
 
 
-class DeleteKeyIn(Body):
-    confirmation: str | None = None
+class DeleteKeyIn(ConfirmationIn):
+    pass  # its own name in /openapi.json
 
 
 class KeyOut(BaseModel):
