@@ -40,7 +40,8 @@ def redact_access_logs() -> None:
 
 
 def configure_logging() -> None:
-    redact_access_logs()
+    """The gateway's own loggers. (The access log's redactor is installed by `create_app`,
+    which every way of serving the gateway goes through.)"""
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     root = logging.getLogger("gateway")
     if root.handlers:
