@@ -41,8 +41,10 @@ _COLUMNS = "id, user_id, seq, action, key_id, actor, details, created_at, prev_h
 
 
 async def lock_chain(tx: Tx, user_id: str) -> None:
-    """Serialise writers of one user's chain by locking the user's row. NO KEY: requests
-    inserting rows that reference the user (FOR KEY SHARE) never wait for it."""
+    """Serialise writers of one user's chain by locking the user's row (PostgreSQL). NO KEY:
+    requests inserting rows that reference the user (FOR KEY SHARE) never wait for it. On
+    SQLite the clause is empty and the SELECT locks nothing: its write transactions already
+    exclude each other (BEGIN IMMEDIATE)."""
     await tx.execute(f"SELECT 1 FROM users WHERE id = $1{tx.for_no_key_update}", user_id)
 
 
