@@ -51,7 +51,7 @@ class _Relay:
         self.upstream_error = False
         self.done_sent = False
         self._delivered = estimate.DeliveredText()
-        self._unread: list[bytes] = []  # passed-through payloads, read only if ever needed
+        self._unread: list[bytes] = []  # passed-through data events, read only if ever needed
         self._finished: set[int] = set()  # indexes of the choices given a finish_reason
         self._last: dict[str, Any] = {}  # the last passed-through chunk read
         # The upstream adds `"usage": null` to every chunk when asked for usage, which the
@@ -68,8 +68,8 @@ class _Relay:
                     self._finished.add(index)
 
     def _read_unread(self) -> None:
-        for payload in self._unread:
-            chunk = loads_object(payload)
+        for event in self._unread:
+            chunk = loads_object(data_of(event) or b"")
             if chunk is not None:
                 self._read(chunk)
                 self._last = chunk
@@ -85,6 +85,11 @@ class _Relay:
 
     async def on_event(self, event: bytes) -> bytes:
         """The bytes to send for one upstream event (possibly none)."""
+        if event.startswith(b"data: {") and b"\n" not in event:  # the usual event: one line of JSON
+            content = self._content(event)
+            if content is not None:
+                self._unread.append(content)
+                return content + b"\n\n"
         payload = data_of(event)
         if payload == b"[DONE]":
             return await self._on_done(event + b"\n\n")
@@ -96,10 +101,21 @@ class _Relay:
         if payload is not None and _worth_parsing(payload):
             chunk = loads_object(payload)
         elif payload is not None:
-            self._unread.append(payload)
+            self._unread.append(event)
         if chunk is None:
             return event + b"\n\n"  # content, comments, keep-alives: as they came
         return await self._on_parsed(chunk, event)
+
+    def _content(self, event: bytes) -> bytes | None:
+        """A one-line event as it goes out unparsed — content, the usual case — or None if
+        it needs more (a usage or error chunk, or a `"usage": null` in another form to hide).
+        The result is the same as the general path's, with fewer copies."""
+        if not self._hide_usage:
+            return None if _worth_parsing(event) else event
+        # `,"usage":null` cannot occur inside a JSON string (its quotes would be escaped), so
+        # it goes from the whole event.
+        event = event.replace(b',"usage":null', b"")
+        return None if b'"usage"' in event or b'"error"' in event else event
 
     async def _on_parsed(self, chunk: dict[str, Any], event: bytes) -> bytes:
         if "error" in chunk:
