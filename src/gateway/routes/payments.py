@@ -24,7 +24,6 @@ from gateway.schemas.payments import (
     PortalOut,
     WebhookOut,
 )
-from gateway.services.billing.money import parse_credits
 from gateway.services.payments import checkout as buying
 from gateway.services.payments import history, inbox
 
@@ -82,7 +81,7 @@ async def put_auto_topup(payload: AutoTopUpIn, principal: BillingKey, payments: 
     found = await payments.auto_topups.put(
         user_id=principal.user_id,
         enabled=payload.enabled,
-        threshold=None if payload.threshold is None else parse_credits(payload.threshold),
+        threshold=payload.threshold,
         amount_usd=payload.amount_usd,
     )
     return ok(AutoTopUpOut.of(found))
@@ -97,7 +96,7 @@ async def stripe_webhook(request: Request, payments: PaymentsDep) -> Response:
         now=time.time(),
     )  # fmt: skip
     outcome = await payments.inbox.apply(document)
-    return ok({"received": True, "outcome": outcome})
+    return ok(WebhookOut(outcome=outcome))
 
 
 @admin.get("/payments", response_model=ListOf[PaymentEventOut])

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from gateway.db.payments.events import EventRow
-from gateway.schemas.common import Body, Credits, CreditsIn, credits
+from gateway.schemas.common import Body, Credits, NanoCreditsIn, credits
 from gateway.services.billing.money import plain_decimal
 from gateway.services.payments.auto_topup import Settings
 from gateway.services.payments.config import MAX_USD, MIN_USD, usd
@@ -22,6 +22,7 @@ UsdIn = Annotated[
         "description": f"US dollars, {MIN_USD} to {MAX_USD}, whole cents",
     }),
 ]  # fmt: skip
+Usd = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "US dollars, exact"})]
 
 
 class CheckoutIn(Body):
@@ -52,14 +53,14 @@ class PortalOut(BaseModel):
 
 class AutoTopUpIn(Body):
     enabled: bool
-    threshold: CreditsIn | None = Field(default=None, description="top up when credits fall below this")
+    threshold: NanoCreditsIn | None = Field(default=None, description="top up when credits fall below this")
     amount_usd: UsdIn | None = Field(default=None, description="how much to buy each time")
 
 
 class AutoTopUpOut(BaseModel):
     enabled: bool
     threshold: Credits
-    amount_usd: Credits | None
+    amount_usd: Usd | None
     card_saved: bool
     disabled_reason: str | None = Field(description="why it was turned off (a declined card)")
     payment_in_flight: bool

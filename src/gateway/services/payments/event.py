@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from gateway.db.database import Tx
 from gateway.db.payments import customers
@@ -25,9 +25,13 @@ class Prepared:
     payment_method: str | None = None
 
 
+# "ignored": a type not handled, or nothing to do; "deferred": waits for its payment's credits.
+Outcome = Literal["applied", "ignored", "deferred"]
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
-    outcome: str = "applied"  # or "ignored" (a type not handled, or nothing to do)
+    outcome: Outcome = "applied"
     user_id: str | None = None
     amount: int = 0  # nano-credits granted (+) or taken back (-)
     shortfall: int = 0  # what could not be taken back

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import stripe
@@ -21,7 +21,7 @@ from gateway.services.keys.authenticate import KeyAuthenticator
 from gateway.services.payments import events_plans, events_topups
 from gateway.services.payments.auto_topup import AutoTopUps
 from gateway.services.payments.config import Payments
-from gateway.services.payments.event import Applied, Context, Event, Prepared, ignored, text
+from gateway.services.payments.event import Applied, Context, Event, Outcome, Prepared, ignored, text
 
 TOLERANCE_SECONDS = 300
 
@@ -89,7 +89,7 @@ class Inbox:
         self._auth = auth
         self._auto_topups = auto_topups
 
-    async def apply(self, document: dict[str, Any]) -> str:
+    async def apply(self, document: dict[str, Any]) -> Outcome | Literal["duplicate"]:
         """Apply one event once: "applied", "ignored" (nothing to do) or "duplicate"."""
         event = _event(document)
         async with self._db.read() as tx:
