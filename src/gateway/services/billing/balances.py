@@ -71,11 +71,13 @@ async def key_budget(tx: Tx, *, key_id: str) -> KeyBudget | None:
 
 
 async def key_usage(tx: Tx, *, user_id: str, key_id: str, held: int) -> KeyBudget:
-    """What a key used, by its usage records (whatever its limits were), and holds now."""
+    """What a key used, by its usage records (whatever its limits were), its requests in
+    flight, and what it holds now."""
     spent, requests = await key_budgets.used(tx, user_id=user_id, key_id=key_id)
     return KeyBudget(spend_limit=None, spent=spent, held=held, max_requests=None, requests=requests)
 
 
 async def restart_key_counts(tx: Tx, *, user_id: str, key_id: str) -> None:
-    """A key's limits changed: its counts start from what its usage records say."""
+    """A key's limits changed: its counts start from what its usage records say, and its
+    requests in flight."""
     await key_budgets.restart_counts(tx, user_id=user_id, key_id=key_id)
