@@ -8,8 +8,9 @@ import types
 
 import pytest
 
+from gateway.errors import InternalError, UpstreamError
 from gateway.services.call.relay import _Relay
-from gateway.services.call.sse import data_of, with_data, without_null_usage
+from gateway.services.call.sse import data_of, error_event, with_data, without_null_usage
 
 CHUNK = b'{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]'
 
@@ -64,3 +65,9 @@ def test_content_passed_through_is_counted_when_usage_must_be_estimated() -> Non
     # max(4 chunks with text, ⌈19 bytes of text / 4⌉); and the one choice got its finish_reason
     assert relay.delivered_tokens() == 5
     assert relay._all_choices_finished()
+
+
+def test_an_error_event_is_the_errors_body_as_data() -> None:
+    expected = b'data: {"error":{"message":"cut","type":"api_error","code":"upstream_error","param":null}}\n\n'
+    assert error_event(UpstreamError("cut")) == expected
+    assert error_event(InternalError()) == b"data: " + InternalError().body() + b"\n\n"

@@ -17,6 +17,7 @@ from gateway.asgi import BODY, REQUEST_ID, header, send_error
 from gateway.errors import GatewayError, InternalError, ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.call.chat import chat_completion
+from gateway.services.call.sse import error_event
 from gateway.services.keys.allowlist import Caller
 
 log = logging.getLogger("gateway.chat")
@@ -65,7 +66,7 @@ class ChatEndpoint:
             except Exception:
                 # Headers are gone: the stream still ends properly, with an error event.
                 log.exception("a stream failed after it started")
-                await send({"type": "http.response.body", "body": b"data: " + InternalError().body() + b"\n\n"})
+                await send({"type": "http.response.body", "body": error_event(InternalError())})
                 return
             await send({"type": "http.response.body", "body": b""})
             return

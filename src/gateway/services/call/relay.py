@@ -17,22 +17,18 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import UpstreamError
 from gateway.services.billing import estimate
 from gateway.services.billing.money import credits_text
 from gateway.services.call.ending import CallEnd
 from gateway.services.call.lenient_json import loads_object
-from gateway.services.call.sse import DONE, SseSplitter, data_of, with_data, without_null_usage
+from gateway.services.call.sse import DONE, SseSplitter, data_of, error_event, with_data, without_null_usage
 from gateway.services.call.usage import client_usage, usage_from
 from gateway.upstream.base import StreamBroken, UpstreamReply
 
 
 def _frame(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
-def _error_frame(message: str) -> bytes:
-    error = {"message": message, "type": "api_error", "code": "upstream_error", "param": None}
-    return _frame({"error": error})
 
 
 def _worth_parsing(payload: bytes) -> bool:
@@ -159,11 +155,15 @@ class _Relay:
         tokens = self.delivered_tokens()
         if tokens == 0:
             await self.books.release(reason)
-            return _error_frame("the upstream provider ended the stream before any answer; nothing was charged")
+            return error_event(
+                UpstreamError("the upstream provider ended the stream before any answer; nothing was charged")
+            )
         settlement = await self.books.settle_delivered(tokens, outcome=reason)
-        return _error_frame(
-            "the upstream provider ended the stream early; charged "
-            f"{credits_text(settlement.charged)} credits for what was delivered"
+        return error_event(
+            UpstreamError(
+                "the upstream provider ended the stream early; charged "
+                f"{credits_text(settlement.charged)} credits for what was delivered"
+            )
         )
 
 

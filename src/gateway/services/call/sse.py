@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import re
 
+from gateway.errors import GatewayError
+
 DONE = b"data: [DONE]\n\n"
+
+
+def error_event(error: GatewayError) -> bytes:
+    """An error as the event that ends a stream whose response already started (its status
+    and headers are gone): the error's OpenAI-shaped body as the event's data."""
+    return b"data: " + error.body() + b"\n\n"
 
 
 class SseSplitter:
