@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.db.billing import key_budgets, ledger, usage
 from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Row, Tx
@@ -104,6 +105,30 @@ async def take(tx: Tx, hold_id: str) -> HoldRow | None:
 
 def _hold(row: Row) -> HoldRow:
     return HoldRow(row["id"], row["user_id"], row["key_id"], int(row["amount"]), bool(row["key_held"]))
+
+
+async def settle_taken(
+    tx: Tx, *, taken: HoldRow | None, row: UsageRow, reference: str, key_limited: bool
+) -> Balance | None:
+    """The steps of a settlement, after its hold row was taken (None: a sweeper released it):
+    the hold ends with `row.cost` charged (from it, and from spendable credits if needed), a
+    limited key's part moves to spent, the charge goes to the ledger, `row` is recorded.
+    None, having written nothing, when credits and the hold cannot pay `row.cost`; a key whose
+    spend limit refuses it raises ConstraintViolation."""
+    held = taken.amount if taken else 0
+    after = await ledger.release(tx, user_id=row.user_id, held=held, charge=row.cost)
+    if after is None:
+        return None
+    if key_limited and row.key_id is not None:
+        key_held = held if taken is not None and taken.key_held else 0
+        await key_budgets.move_to_spent(tx, key_id=row.key_id, held=key_held, charge=row.cost)
+    if row.cost:
+        await ledger.append(
+            tx, user_id=row.user_id, kind="usage", amount=-row.cost, reference=reference, after=after,
+            now=row.created_at, key_id=row.key_id, description=row.model,
+        )  # fmt: skip
+    await usage.insert(tx, row)
+    return after
 
 
 async def orphans(tx: Tx, *, stale_before: float, limit: int) -> Sequence[HoldRow]:

@@ -46,22 +46,12 @@ class SqliteHolds:
     async def settle_in_full(self, *, row: UsageRow, reference: str, key_limited: bool) -> Balance | None:
         async def work(tx: Tx) -> Balance:
             taken = await holds.take(tx, row.id)
-            held = taken.amount if taken else 0
-            after = await ledger.release(tx, user_id=row.user_id, held=held, charge=row.cost)
+            try:
+                after = await holds.settle_taken(tx, taken=taken, row=row, reference=reference, key_limited=key_limited)
+            except ConstraintViolation as refused:  # the key's spend limit
+                raise _Refused(REFUSED_BY.get(refused.constraint, Placed.NO_CREDITS)) from None
             if after is None:
                 raise _Refused(Placed.NO_CREDITS)
-            if key_limited and row.key_id is not None:
-                key_held = held if taken is not None and taken.key_held else 0
-                try:
-                    await key_budgets.move_to_spent(tx, key_id=row.key_id, held=key_held, charge=row.cost)
-                except ConstraintViolation:
-                    raise _Refused(Placed.KEY_SPEND_LIMIT) from None
-            if row.cost:
-                await ledger.append(
-                    tx, user_id=row.user_id, kind="usage", amount=-row.cost, reference=reference,
-                    after=after, now=row.created_at, key_id=row.key_id, description=row.model,
-                )  # fmt: skip
-            await usage.insert(tx, row)
             return after
 
         try:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from gateway.db.billing import holds, key_budgets, ledger, usage
+from gateway.db.billing import holds, key_budgets, ledger
 from gateway.db.billing.holds import NewHold, Placed
 from gateway.db.billing.ledger import Balance
 from gateway.db.billing.usage import UsageRow
@@ -139,18 +139,13 @@ async def _settle_with_write_off(db: Database, *, hold: Hold, row: UsageRow) -> 
             if found is not None:
                 payable = min(payable, KeyBudget.of(found).headroom(held_by_this=key_held))
         charged = Nanos(max(0, min(row.cost, payable)))
-        after = await ledger.release(tx, user_id=hold.user_id, held=held, charge=charged)
+        written_off = Nanos(row.cost - charged)
+        after = await holds.settle_taken(
+            tx, taken=taken, row=replace(row, cost=charged, written_off=written_off), reference=f"usage:{hold.id}",
+            key_limited=hold.key_limited,
+        )  # fmt: skip
         if after is None:  # cannot happen with the row locked; refuse rather than guess
             raise InternalError("the balance changed under a locked settlement")
-        if hold.key_limited and hold.key_id is not None:
-            await key_budgets.move_to_spent(tx, key_id=hold.key_id, held=key_held, charge=charged)
-        if charged:
-            await ledger.append(
-                tx, user_id=hold.user_id, kind="usage", amount=-charged, reference=f"usage:{hold.id}",
-                after=after, now=row.created_at, key_id=hold.key_id, description=row.model,
-            )  # fmt: skip
-        written_off = Nanos(row.cost - charged)
-        await usage.insert(tx, replace(row, cost=charged, written_off=written_off))
     return Settlement(charged, written_off, after)
 
 
