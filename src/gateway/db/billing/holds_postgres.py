@@ -78,9 +78,8 @@ WITH taken AS (
     RETURNING t.key_id, t.amount, t.key_held
 ), keyed AS (
     UPDATE api_keys k SET held = k.held - m.amount FROM moved m WHERE m.key_held AND k.id = m.key_id
-    RETURNING k.id
 )
-SELECT (SELECT amount FROM moved) AS amount, (SELECT COUNT(*) FROM keyed) AS keys
+SELECT amount FROM moved
 """
 _PG = {
     (kind, limited): sql.format(**{name: fragment if limited else ""})

@@ -1,24 +1,25 @@
 """What the books say, for the other packages (reads only): a balance, the ledger's pages,
-what all holds add up to, and a key's budget."""
+what all holds add up to, and what a key used."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.db.billing import holds, key_budgets, ledger
+from gateway.db.billing import key_budgets, ledger
 from gateway.db.billing.ledger import Balance, LedgerRow
+from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Database, Tx
 from gateway.errors import NotFound
 from gateway.services.billing.key_budget import KeyBudget
 
-# The records other packages read, re-exported: they never import money's storage themselves.
+# The records other packages read (and, for a call's usage, build), re-exported: they never
+# import money's storage themselves.
 __all__ = [
     "Balance",
     "LedgerRow",
+    "UsageRow",
     "balance_in",
     "balance_of",
-    "held_by_user",
-    "key_budget",
     "key_usage",
     "ledger_page",
     "ledger_total",
@@ -54,20 +55,9 @@ async def ledger_total(db: Database, *, user_id: str) -> int:
         return await ledger.total(tx, user_id)
 
 
-async def held_by_user(db: Database, *, user_id: str) -> int:
-    """What the user's open holds add up to: equals `reserved`, always."""
-    async with db.read() as tx:
-        return await holds.held_by_user(tx, user_id)
-
-
 async def total_held(tx: Tx) -> int:
     """What every in-flight request holds, all customers together."""
     return await ledger.total_reserved(tx)
-
-
-async def key_budget(tx: Tx, *, key_id: str) -> KeyBudget | None:
-    found = await key_budgets.budget(tx, key_id)
-    return None if found is None else KeyBudget.of(found)
 
 
 async def key_usage(tx: Tx, *, user_id: str, key_id: str, held: int) -> KeyBudget:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.db.billing.key_budgets import KeyBudgetRow
-from gateway.db.keys.api_keys import KeyRow
 
 UNLIMITED = 2**62
 
@@ -23,10 +22,6 @@ class KeyBudget:
     @classmethod
     def of(cls, row: KeyBudgetRow) -> KeyBudget:
         return cls(row.spend_limit, row.spent, row.held, row.max_requests, row.request_count)
-
-    @classmethod
-    def of_key(cls, key: KeyRow) -> KeyBudget:
-        return cls(key.policy.spend_limit, key.spent, key.held, key.policy.max_requests, key.request_count)
 
     @property
     def spend_remaining(self) -> int | None:

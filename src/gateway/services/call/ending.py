@@ -14,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from gateway.db.billing.usage import UsageRow
 from gateway.ids import new_id
 from gateway.services.billing import estimate
 from gateway.services.billing import holds as billing
+from gateway.services.billing.balances import UsageRow
 from gateway.services.billing.holds import NOTHING_HELD, Settlement
 from gateway.services.billing.money import ZERO
 from gateway.services.billing.pricing import TokenUsage, cost_of
