@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conformance.test_payments_topups import SETTINGS, Gateways, books, open_topup, sent
-from tests.stripe_support import StripeMock, event, intent, stripe_mock
+from tests.stripe_support import StripeMock, deliver, event, intent, stripe_mock
 from tests.support import Gateway, bearer, json_decimal
 
 REQUESTS = 50
@@ -26,6 +28,23 @@ async def eventually(check: Callable[[], Awaitable[object]], what: str) -> None:
     while not await check():
         assert time.monotonic() < deadline, f"still not {what} after {DEADLINE}s"
         await asyncio.sleep(0.02)
+
+
+async def jobs_idle(*gateways: Gateway) -> None:
+    """Until each gateway's auto top-up job has handled every wake-up given to it. Settlements
+    wake the job before their response goes out, so once the requests answered, an idle job
+    has made every payment they would start. (The service exposes no such state: this reads
+    its queue of users due and its wake-up flag.)"""
+
+    async def idle() -> bool:
+        for gateway in gateways:
+            jobs = gateway.runtime.payments
+            assert jobs is not None
+            if jobs.auto_topups._due or jobs.auto_topups._wake.is_set():
+                return False
+        return True
+
+    await eventually(idle, "idle")
 
 
 async def settings_of(gateway: Gateway, account: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +125,7 @@ async def test_fifty_requests_crossing_the_threshold_start_one_payment(gateways:
             below = await books(gateway, account)
             assert below < threshold
             await eventually(lambda: payment_sent(gateway, account), "sent")
-            await asyncio.sleep(0.1)  # any late settlement finds the payment in flight
+            await jobs_idle(gateway)  # every settlement's wake-up handled: a second payment would show
             (charge,) = stripe.sent("/v1/payment_intents")
             attempt = charge["metadata[gateway_auto_topup]"]
             assert charge == {
@@ -127,7 +146,7 @@ async def test_fifty_requests_crossing_the_threshold_start_one_payment(gateways:
             assert found["enabled"] is True and found["payment_in_flight"] is False
             assert found["last_outcome"] == "succeeded"
             await chats(gateway, account, 5)  # above the threshold again: nothing more to pay
-            await asyncio.sleep(0.1)
+            await jobs_idle(gateway)
             assert len(stripe.sent("/v1/payment_intents")) == 1
         await books(gateway, account)
 
@@ -142,7 +161,7 @@ async def test_requests_split_across_two_gateways_start_one_payment(gateways: Ga
             await asyncio.gather(chats(a, account, REQUESTS // 2), chats(b, account, REQUESTS // 2))
             assert await books(b, account) < threshold
             await eventually(lambda: payment_sent(b, account), "sent")
-            await asyncio.sleep(0.1)
+            await jobs_idle(a, b)
             assert len(stripe.sent("/v1/payment_intents")) == 1
 
 
@@ -166,33 +185,76 @@ async def test_a_declined_card_turns_auto_topup_off_and_says_why(gateways: Gatew
             assert found["last_outcome"] == "declined" and found["payment_in_flight"] is False
             assert len(stripe.sent("/v1/payment_intents")) == 1
             await chats(gateway, account, 5)  # off: no more payments
-            await asyncio.sleep(0.1)
+            await jobs_idle(gateway)
             assert len(stripe.sent("/v1/payment_intents")) == 1
         assert await books(gateway, account) < before
 
 
+CROSSINGS = 4  # within the five automatic charges a day
+LOOKERS = 20
+
+
+async def delivered_while_looking(
+    gateway: Gateway, document: dict[str, Any], look: Callable[[], Awaitable[str]]
+) -> tuple[httpx.Response, Counter[str]]:
+    """Deliver `document` while LOOKERS wake-ups of the job `look` again and again, from just
+    before it arrives until just after it was applied; answers the delivery and what they saw."""
+    done = asyncio.Event()
+
+    async def delivery() -> httpx.Response:
+        await asyncio.sleep(0.005)  # the lookers are under way
+        try:
+            return await deliver(gateway, document)
+        finally:
+            done.set()
+
+    async def looker() -> list[str]:
+        seen = []
+        while not done.is_set():
+            seen.append(await look())
+            await asyncio.sleep(0)  # on SQLite a look may never suspend: let the delivery run
+        seen.append(await look())
+        return seen
+
+    delivered, looked = await asyncio.gather(delivery(), asyncio.gather(*(looker() for _ in range(LOOKERS))))
+    return delivered, Counter(answer for seen in looked for answer in seen)
+
+
 async def test_a_payment_succeeding_while_the_job_looks_starts_no_second_one(gateways: Gateways) -> None:
     """While a payment is in flight, settlements below the threshold keep waking the job. A
-    payment whose success lands just before the job looks must not be made a second time: the
+    payment whose success lands just as the job looks must not be made a second time: the
     job claims the one payment in flight and reads the balance in one transaction, the read
     after the claim (before that, a success landing between a read and the claim charged the
-    card twice)."""
+    card twice). Here twenty wake-ups look again and again while the success is delivered,
+    crossing after crossing."""
     async with gateways(**SETTINGS) as gateway:
         account = await gateway.customer("0")
+        jobs = gateway.runtime.payments
+        assert jobs is not None
         with stripe_mock() as stripe:
-            await card_on_file(gateway, stripe, account)
-            await enable_below(gateway, account, 3)
-            await chats(gateway, account, 10)
-            await eventually(lambda: payment_sent(gateway, account), "sent")
-            payment_intent = await payment_sent(gateway, account) or ""
-            attempt = stripe.sent("/v1/payment_intents")[0]["metadata[gateway_auto_topup]"]
-            succeeded = event("payment_intent.succeeded", intent(payment_intent, cents=1000, attempt=attempt))
-            await sent(gateway, succeeded)
-            jobs = gateway.runtime.payments
-            assert jobs is not None
-            assert await jobs.auto_topups.top_up(account["user_id"]) == "not needed"  # what a late wake-up does
-            assert len(stripe.sent("/v1/payment_intents")) == 1, "the card was charged twice"
-        await books(gateway, account)
+            await card_on_file(gateway, stripe, account)  # 9.5 credits
+            turned_on = await put(gateway, account, enabled=True, threshold="5", amount_usd="10")
+            assert turned_on.status_code == 200, turned_on.text
+            for crossing in range(1, CROSSINGS + 1):
+                await gateway.top_up(account["user_id"], str(4 - await books(gateway, account)))  # spent: 4 left
+                assert await jobs.auto_topups.top_up(account["user_id"]) == "sent"
+                charges = stripe.sent("/v1/payment_intents")
+                assert len(charges) == crossing
+                payment_intent = await payment_sent(gateway, account)
+                assert payment_intent is not None
+                attempt = charges[-1]["metadata[gateway_auto_topup]"]
+                succeeded = event("payment_intent.succeeded", intent(payment_intent, cents=1000, attempt=attempt))
+                delivered, answers = await delivered_while_looking(
+                    gateway, succeeded, lambda: jobs.auto_topups.top_up(account["user_id"])
+                )
+                assert delivered.status_code == 200 and delivered.json()["outcome"] == "applied", delivered.text
+                # before the success: the payment is in flight; after it: the balance is above
+                assert set(answers) <= {"in flight", "not needed"}, answers
+                assert answers["in flight"] > 0 and answers["not needed"] >= LOOKERS, answers
+                assert len(stripe.sent("/v1/payment_intents")) == crossing, "the card was charged twice"
+                assert await books(gateway, account) == Decimal("13.5")
+            await jobs_idle(gateway)
+        assert len(stripe.sent("/v1/payment_intents")) == CROSSINGS
 
 
 async def test_a_threshold_one_top_up_cannot_lift_is_refused(gateways: Gateways) -> None:
