@@ -15,7 +15,7 @@ from tests.stripe_support import (
     event,
     stripe_mock,
 )
-from tests.support import ADMIN, bearer
+from tests.support import ADMIN, Gateway, bearer
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def test_bad_checkouts_are_refused_before_stripe_is_asked(
             refused = await gateway.client.post("/user/checkout", json=body, headers=bearer(account["api_key"]))
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"]["type"] == "invalid_request_error"
-        assert stripe.sent("/v1/checkout/sessions") == []
+        assert stripe.requests == []  # not even a customer made for it
 
 
 async def test_buying_a_plan_opens_a_subscription_checkout_for_its_price(
@@ -158,11 +158,27 @@ async def test_stripe_unreachable_is_a_502_and_nothing_is_kept(
 ) -> None:
     async with gateway_factory(**stripe_settings) as gateway:
         account = await gateway.customer("0")
+        buy = {"kind": "credits", "amount_usd": 10}
         with stripe_mock() as stripe:
             stripe.unreachable = True
-            failed = await gateway.client.post(
-                "/user/checkout", json={"kind": "credits", "amount_usd": 10}, headers=bearer(account["api_key"])
-            )
-        assert failed.status_code == 502, failed.text
-        assert failed.json()["error"]["code"] == "upstream_error"
-        assert STRIPE_SETTINGS["stripe_secret_key"] not in failed.text
+            failed = await gateway.client.post("/user/checkout", json=buy, headers=bearer(account["api_key"]))
+            assert failed.status_code == 502, failed.text
+            assert failed.json()["error"]["code"] == "upstream_error"
+            assert STRIPE_SETTINGS["stripe_secret_key"] not in failed.text
+            assert await kept(gateway) == (0, 0)
+            stripe.unreachable = False  # the customer tries again
+            retried = await gateway.client.post("/user/checkout", json=buy, headers=bearer(account["api_key"]))
+        assert retried.status_code == 201, retried.text
+        (customer,) = stripe.sent("/v1/customers")  # made now, once: nothing half-made was kept
+        assert customer["metadata[user_id]"] == account["user_id"]
+        (session,) = stripe.sent("/v1/checkout/sessions")
+        assert session["customer"].startswith("cus_")
+        assert await kept(gateway) == (1, 1)
+
+
+async def kept(gateway: Gateway) -> tuple[int, int]:
+    """(Stripe customers, checkouts) the gateway stored."""
+    async with gateway.runtime.db.read() as tx:
+        customers = await tx.fetchval("SELECT COUNT(*) FROM payment_customers")
+        checkouts = await tx.fetchval("SELECT COUNT(*) FROM checkouts")
+    return int(customers), int(checkouts)
