@@ -63,7 +63,11 @@ def private_redis(port: int | None = None) -> Iterator[tuple[str, subprocess.Pop
         yield f"redis://127.0.0.1:{port}/0", process
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class Cluster:

@@ -132,8 +132,9 @@ class FakeStripe:
         await self.stop()
 
     @contextmanager
-    def serving_in_thread(self) -> Iterator[FakeStripe]:
-        """Serve from an event loop of the fake's own, in a thread, for synchronous tests."""
+    def serving_in_thread(self, *, stop_timeout: float = 30.0) -> Iterator[FakeStripe]:
+        """Serve from an event loop of the fake's own, in a thread, for synchronous tests.
+        Deliveries still under way `stop_timeout` after the block are cancelled (TimeoutError)."""
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="fake-stripe", daemon=True)
         thread.start()
@@ -143,12 +144,25 @@ class FakeStripe:
             try:
                 yield self
             finally:
-                self.call(self.stop())
+                self.call(self._stop_within(stop_timeout), timeout=stop_timeout + 10)
         finally:
             self._loop = self._thread = None
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
             loop.close()
+
+    async def _stop_within(self, seconds: float) -> None:
+        """`stop`, on the fake's loop, with the port closed even when a delivery never ends."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.drain()
+        finally:
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            runner, self._runner = self._runner, None
+            if runner is not None:
+                await runner.cleanup()
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run one of the async controls on the fake's loop (when `serving_in_thread`)."""

@@ -3,6 +3,7 @@ and a webhook endpoint verifies must work as it would with Stripe."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -409,6 +410,29 @@ def test_a_synchronous_test_serves_it_from_a_thread() -> None:
         finally:
             http.close()  # type: ignore[no-untyped-call]
     assert fake.deliveries == []  # no webhook_url: events are only logged
+
+
+def test_a_delivery_that_never_ends_is_cut_at_stop_and_the_port_still_closes() -> None:
+    with socket.socket() as silent:  # a webhook endpoint that takes the connection and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        fake = FakeStripe(webhook_url=f"http://127.0.0.1:{silent.getsockname()[1]}/hook", webhook_timeout=60)
+        customer = fake.add_customer("ada@example.com")
+        card = fake.add_payment_method(customer)
+        auth = {"Authorization": "Bearer sk_test_x"}
+        charge = {"amount": "1500", "currency": "usd", "customer": customer, "payment_method": card,
+                  "off_session": "true", "confirm": "true"}  # fmt: skip
+        served: list[str] = []
+
+        def charge_then_stop() -> None:  # the charge's events are delivered in the background
+            with fake.serving_in_thread(stop_timeout=0.3):
+                served.append(fake.url)
+                assert httpx.post(f"{fake.url}/v1/payment_intents", data=charge, headers=auth).status_code == 200
+
+        with pytest.raises(TimeoutError):
+            charge_then_stop()
+        with pytest.raises(httpx.ConnectError):  # closed, not left listening by a stop cut short
+            httpx.get(f"{served[0]}/v1/customers/{customer}", headers=auth, timeout=2)
 
 
 async def test_the_wire_format(fake: FakeStripe) -> None:
