@@ -27,6 +27,14 @@ STRIPE_SETTINGS = {
     "stripe_api_base": API_BASE,
 }
 _ids = itertools.count(1)
+# What a customer's key may ask of payments (method, path, a valid body): refused alike to keys
+# handed to apps, and answered 503 when Stripe is not configured.
+PAYMENT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/user/checkout", {"kind": "credits", "amount_usd": 10}),
+    ("POST", "/user/billing-portal", None),
+    ("GET", "/user/auto-topup", None),
+    ("PUT", "/user/auto-topup", {"enabled": False, "threshold": 1, "amount_usd": 10}),
+]
 
 
 def form(request: httpx.Request) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.stripe_support import (
+    PAYMENT_ROUTES,
     STRIPE_SETTINGS,
     checkout_completed,
     deliver,
@@ -139,13 +140,7 @@ async def test_without_stripe_the_payment_routes_answer_503_and_the_rest_works(g
     async with gateway_factory() as gateway:
         account = await gateway.customer("1")
         headers = bearer(account["api_key"])
-        for method, path, body in [
-            ("POST", "/user/checkout", {"kind": "credits", "amount_usd": 10}),
-            ("POST", "/user/billing-portal", None),
-            ("GET", "/user/auto-topup", None),
-            ("PUT", "/user/auto-topup", {"enabled": False}),
-            ("POST", "/stripe/webhook", {"id": "evt_1"}),
-        ]:
+        for method, path, body in [*PAYMENT_ROUTES, ("POST", "/stripe/webhook", {"id": "evt_1"})]:
             refused = await gateway.client.request(method, path, json=body, headers=headers)
             assert refused.status_code == 503, (path, refused.text)
             assert refused.json()["error"]["code"] == "service_unavailable"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conformance.test_payments_topups import SETTINGS, Gateways, books, open_topup, sent
-from tests.stripe_support import StripeMock, deliver, event, intent, stripe_mock
+from tests.stripe_support import PAYMENT_ROUTES, StripeMock, deliver, event, intent, stripe_mock
 from tests.support import Gateway, bearer, json_decimal
 
 REQUESTS = 50
@@ -279,12 +279,7 @@ async def test_keys_handed_to_apps_cannot_pay(gateways: Gateways) -> None:
             created = await gateway.client.post("/user/api-keys", json={"key_name": "app", **fields}, headers=owner)
             app_key = bearer(created.json()["api_key"])
             with stripe_mock() as stripe:
-                for method, path, body in [
-                    ("POST", "/user/checkout", {"kind": "credits", "amount_usd": 10}),
-                    ("POST", "/user/billing-portal", None),
-                    ("GET", "/user/auto-topup", None),
-                    ("PUT", "/user/auto-topup", {"enabled": False, "threshold": 1, "amount_usd": 10}),
-                ]:
+                for method, path, body in PAYMENT_ROUTES:
                     headers = {**app_key, "origin": "https://app.example.com"}
                     refused = await gateway.client.request(method, path, json=body, headers=headers)
                     assert refused.status_code == 403, (fields, path, refused.text)
