@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from gateway.db.billing import holds as reservations
 from gateway.db.billing import ledger
 from gateway.db.database import Database
 from gateway.services.accounts import signup as accounts
 from gateway.services.billing.money import Nanos
 from gateway.services.keys.format import hashing_key
+from tests.support import Gateway
 
 PEPPER = hashing_key("conformance-secret-" + "x" * 20)
 
@@ -34,3 +38,15 @@ async def assert_books_balance(db: Database, user_id: str) -> tuple[int, int]:
     assert total == credits + reserved, "Σ ledger must equal credits + reserved"
     assert held == reserved, "open reservations must equal the reserved column"
     return credits, reserved
+
+
+async def balanced_credits(gateway: Gateway, account: dict[str, Any]) -> Decimal:
+    """Through the API, the ledger invariant checked: Σ ledger = credits + reserved, nothing
+    held when idle, nothing negative. Answers the spendable credits."""
+    balance = await gateway.balance(account["api_key"])
+    assert balance["credits"] >= 0
+    assert balance["reserved"] == 0
+    total = await gateway.ledger_total(account["user_id"])
+    assert total == (balance["credits"] + balance["reserved"]) * 10**9, "Σ ledger must equal credits + reserved"
+    credits: Decimal = balance["credits"]
+    return credits

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conformance.test_payments_topups import SETTINGS, Gateways, books, open_topup, sent
+from tests.conformance.helpers import balanced_credits
+from tests.conformance.test_payments_topups import SETTINGS, Gateways, open_topup, sent
 from tests.stripe_support import PAYMENT_ROUTES, StripeMock, deliver, event, intent, stripe_mock
 from tests.support import Gateway, bearer, json_decimal
 
@@ -70,9 +71,9 @@ async def card_on_file(gateway: Gateway, stripe: StripeMock, account: dict[str, 
 
 
 async def cost_of_one_call(gateway: Gateway, account: dict[str, Any]) -> Decimal:
-    before = await books(gateway, account)
+    before = await balanced_credits(gateway, account)
     assert (await gateway.chat(account["api_key"])).status_code == 200
-    return before - await books(gateway, account)
+    return before - await balanced_credits(gateway, account)
 
 
 async def chats(gateway: Gateway, account: dict[str, Any], count: int) -> None:
@@ -91,7 +92,7 @@ async def payment_sent(gateway: Gateway, account: dict[str, Any]) -> str | None:
 
 async def enable_below(gateway: Gateway, account: dict[str, Any], calls: int) -> Decimal:
     """Turn auto top-up on ($10 at a time) with the threshold `calls` calls below the balance."""
-    threshold = await books(gateway, account) - calls * await cost_of_one_call(gateway, account)
+    threshold = await balanced_credits(gateway, account) - calls * await cost_of_one_call(gateway, account)
     turned_on = await put(gateway, account, enabled=True, threshold=str(threshold), amount_usd="10")
     assert turned_on.status_code == 200, turned_on.text
     assert json_decimal(turned_on)["enabled"] is True
@@ -112,7 +113,7 @@ async def test_auto_topup_needs_a_card_saved_by_a_checkout(gateways: Gateways) -
             await card_on_file(gateway, stripe, account)
             assert (await put(gateway, account, enabled=True, threshold="1", amount_usd="10")).status_code == 200
         assert stripe.sent("/v1/payment_intents") == []  # well above the threshold
-        assert await books(gateway, account) == 19
+        assert await balanced_credits(gateway, account) == 19
 
 
 async def test_fifty_requests_crossing_the_threshold_start_one_payment(gateways: Gateways) -> None:
@@ -122,7 +123,7 @@ async def test_fifty_requests_crossing_the_threshold_start_one_payment(gateways:
             customer = await card_on_file(gateway, stripe, account)
             threshold = await enable_below(gateway, account, 10)
             await chats(gateway, account, REQUESTS)
-            below = await books(gateway, account)
+            below = await balanced_credits(gateway, account)
             assert below < threshold
             await eventually(lambda: payment_sent(gateway, account), "sent")
             await jobs_idle(gateway)  # every settlement's wake-up handled: a second payment would show
@@ -135,20 +136,20 @@ async def test_fifty_requests_crossing_the_threshold_start_one_payment(gateways:
             (headers,) = stripe.headers_of("/v1/payment_intents")
             assert headers["idempotency-key"] == f"gw-auto-topup-{attempt}"
             assert (await settings_of(gateway, account))["payment_in_flight"] is True
-            assert await books(gateway, account) == below  # no credits before Stripe says it succeeded
+            assert await balanced_credits(gateway, account) == below  # no credits before Stripe says it succeeded
             payment_intent = await payment_sent(gateway, account)
             assert payment_intent is not None and payment_intent.startswith("pi_")
             succeeded = event("payment_intent.succeeded", intent(payment_intent, cents=1000, attempt=attempt))
             await sent(gateway, succeeded)
             await sent(gateway, succeeded, "duplicate")
-            assert await books(gateway, account) == below + Decimal("9.5")
+            assert await balanced_credits(gateway, account) == below + Decimal("9.5")
             found = await settings_of(gateway, account)
             assert found["enabled"] is True and found["payment_in_flight"] is False
             assert found["last_outcome"] == "succeeded"
             await chats(gateway, account, 5)  # above the threshold again: nothing more to pay
             await jobs_idle(gateway)
             assert len(stripe.sent("/v1/payment_intents")) == 1
-        await books(gateway, account)
+        await balanced_credits(gateway, account)
 
 
 @pytest.mark.shared
@@ -159,7 +160,7 @@ async def test_requests_split_across_two_gateways_start_one_payment(gateways: Ga
             await card_on_file(a, stripe, account)
             threshold = await enable_below(a, account, 10)
             await asyncio.gather(chats(a, account, REQUESTS // 2), chats(b, account, REQUESTS // 2))
-            assert await books(b, account) < threshold
+            assert await balanced_credits(b, account) < threshold
             await eventually(lambda: payment_sent(b, account), "sent")
             await jobs_idle(a, b)
             assert len(stripe.sent("/v1/payment_intents")) == 1
@@ -173,7 +174,7 @@ async def test_a_declined_card_turns_auto_topup_off_and_says_why(gateways: Gatew
             stripe.declining.add("pm_card_visa")
             await enable_below(gateway, account, 3)
             await chats(gateway, account, 10)
-            before = await books(gateway, account)
+            before = await balanced_credits(gateway, account)
 
             async def turned_off() -> bool:
                 return (await settings_of(gateway, account))["enabled"] is False
@@ -187,7 +188,7 @@ async def test_a_declined_card_turns_auto_topup_off_and_says_why(gateways: Gatew
             await chats(gateway, account, 5)  # off: no more payments
             await jobs_idle(gateway)
             assert len(stripe.sent("/v1/payment_intents")) == 1
-        assert await books(gateway, account) < before
+        assert await balanced_credits(gateway, account) < before
 
 
 CROSSINGS = 4  # within the five automatic charges a day
@@ -236,7 +237,9 @@ async def test_a_payment_succeeding_while_the_job_looks_starts_no_second_one(gat
             turned_on = await put(gateway, account, enabled=True, threshold="5", amount_usd="10")
             assert turned_on.status_code == 200, turned_on.text
             for crossing in range(1, CROSSINGS + 1):
-                await gateway.top_up(account["user_id"], str(4 - await books(gateway, account)))  # spent: 4 left
+                await gateway.top_up(
+                    account["user_id"], str(4 - await balanced_credits(gateway, account))
+                )  # spent: 4 left
                 assert await jobs.auto_topups.top_up(account["user_id"]) == "sent"
                 charges = stripe.sent("/v1/payment_intents")
                 assert len(charges) == crossing
@@ -252,7 +255,7 @@ async def test_a_payment_succeeding_while_the_job_looks_starts_no_second_one(gat
                 assert set(answers) <= {"in flight", "not needed"}, answers
                 assert answers["in flight"] > 0 and answers["not needed"] >= LOOKERS, answers
                 assert len(stripe.sent("/v1/payment_intents")) == crossing, "the card was charged twice"
-                assert await books(gateway, account) == Decimal("13.5")
+                assert await balanced_credits(gateway, account) == Decimal("13.5")
             await jobs_idle(gateway)
         assert len(stripe.sent("/v1/payment_intents")) == CROSSINGS
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.conformance.test_payments_topups import SETTINGS, Gateways, books, history, sent
+from tests.conformance.helpers import balanced_credits
+from tests.conformance.test_payments_topups import SETTINGS, Gateways, history, sent
 from tests.stripe_support import buy, checkout_completed, event, invoice_paid, stripe_mock, subscription
 from tests.support import ADMIN, Gateway, bearer, json_decimal
 
@@ -47,7 +48,7 @@ async def test_a_paid_invoice_grants_the_plan_until_its_period_ends_once_per_per
         first = paid(customer, start, invoice="in_1")
         await sent(gateway, first)  # before checkout.session.completed
         assert await plan_of(gateway, account) == ("starter", start + 30 * DAY)
-        assert await books(gateway, account) == 5
+        assert await balanced_credits(gateway, account) == 5
         await sent(gateway, first, "duplicate")
         proration = paid(customer, start, invoice="in_2", reason="subscription_update")  # same period
         await sent(gateway, proration)
@@ -60,7 +61,7 @@ async def test_a_paid_invoice_grants_the_plan_until_its_period_ends_once_per_per
             "metadata": {"kind": "plan", "plan_id": "starter"},
         }
         await sent(gateway, event("checkout.session.completed", completed), "ignored")  # changes no credits
-        assert await books(gateway, account) == 5
+        assert await balanced_credits(gateway, account) == 5
         renewal = paid(customer, start + 30 * DAY, invoice="in_3", reason="subscription_cycle")
         await sent(gateway, renewal)
         assert await plan_of(gateway, account) == ("starter", start + 60 * DAY)
@@ -68,7 +69,7 @@ async def test_a_paid_invoice_grants_the_plan_until_its_period_ends_once_per_per
         late_copy = paid(customer, start, invoice="in_1")  # the first period's invoice, a new event
         await sent(gateway, late_copy)
         assert await plan_of(gateway, account) == ("starter", start + 60 * DAY)  # never shortened
-        assert await books(gateway, account) == 10
+        assert await balanced_credits(gateway, account) == 10
         entries = await history(gateway)
         assert [entries[d["id"]]["amount"] for d in (first, proration, renewal, late_copy)] == [5, 0, 5, 0]
         assert entries[first["id"]]["user_id"] == account["user_id"]
@@ -98,7 +99,7 @@ async def test_subscription_changes_apply_in_order_and_an_ended_one_stays_ended(
         await sent(gateway, changed(t0 + 30), "ignored")  # active again, later: the subscription ended
         await sent(gateway, paid(customer, start + 30 * DAY, invoice="in_2", created=t0 + 40), "ignored")
         assert (await plan_of(gateway, account))[0] == "free"
-        assert await books(gateway, account) == 5
+        assert await balanced_credits(gateway, account) == 5
 
 
 async def test_a_switch_to_another_price_follows_the_subscription(gateways: Gateways) -> None:
@@ -109,7 +110,7 @@ async def test_a_switch_to_another_price_follows_the_subscription(gateways: Gate
         switched = subscription("sub_1", customer, price="price_team", period_end=start + 30 * DAY)
         await sent(gateway, event("customer.subscription.updated", switched, created=int(time.time()) + 5))
         assert await plan_of(gateway, account) == ("team", start + 30 * DAY)
-        assert await books(gateway, account) == 5  # the Team plan's credits come with its invoice
+        assert await balanced_credits(gateway, account) == 5  # the Team plan's credits come with its invoice
 
 
 async def test_an_admin_assigned_plan_is_not_touched_by_subscription_events(gateways: Gateways) -> None:
@@ -126,7 +127,7 @@ async def test_an_admin_assigned_plan_is_not_touched_by_subscription_events(gate
             document = subscription("sub_1", customer, price="price_team", status=status, period_end=end)
             await sent(gateway, event(event_type, document))
             assert await plan_of(gateway, account) == before, event_type
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
 
 
 async def test_the_end_of_a_replaced_subscription_leaves_the_newer_one_in_force(gateways: Gateways) -> None:
@@ -144,7 +145,7 @@ async def test_the_end_of_a_replaced_subscription_leaves_the_newer_one_in_force(
         old = subscription("sub_1", customer, price="price_starter", status="canceled", period_end=start + 30 * DAY)
         await sent(gateway, event("customer.subscription.deleted", old))
         assert await plan_of(gateway, account) == ("team", start + 30 + 30 * DAY)
-        assert await books(gateway, account) == 25
+        assert await balanced_credits(gateway, account) == 25
 
 
 def proration_line(line: dict[str, Any]) -> dict[str, Any]:
@@ -173,13 +174,13 @@ async def test_an_upgrade_proration_grants_no_credits_and_never_moves_the_plan(g
         ]
         await sent(gateway, event("invoice.paid", unused), "ignored")
         assert await plan_of(gateway, account) == ("team", start + 30 * DAY)
-        assert await books(gateway, account) == 5  # Starter's first period only
+        assert await balanced_credits(gateway, account) == 5  # Starter's first period only
         renewal = invoice_paid("in_3", customer, "sub_1", price="price_team", start=start + 30 * DAY,
                                end=start + 60 * DAY, reason="subscription_cycle")  # fmt: skip
         renewal["lines"]["data"].insert(0, proration_line(unused["lines"]["data"][1]))
         await sent(gateway, event("invoice.paid", renewal))
         assert await plan_of(gateway, account) == ("team", start + 60 * DAY)
-        assert await books(gateway, account) == 25
+        assert await balanced_credits(gateway, account) == 25
 
 
 async def test_an_unpaid_subscription_falls_back_to_free_until_it_is_paid_again(gateways: Gateways) -> None:

@@ -9,11 +9,11 @@ import asyncio
 import time
 from decimal import Decimal
 
+from tests.conformance.helpers import balanced_credits
 from tests.conformance.test_payments_plans import DAY, plan_of, subscriber
 from tests.conformance.test_payments_topups import (
     SETTINGS,
     Gateways,
-    books,
     disputed,
     open_topup,
     paid_topup,
@@ -37,7 +37,7 @@ async def test_a_refund_racing_its_payments_grant_is_never_lost(gateways: Gatewa
             answers = await asyncio.gather(deliver(gateway, topup.completed()), deliver(gateway, refund(topup, 400)))
             assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         # each: 9.5 granted, 40% of it taken back
-        assert await books(gateway, account) == Decimal("5.7") * ROUNDS
+        assert await balanced_credits(gateway, account) == Decimal("5.7") * ROUNDS
 
 
 async def test_a_subscription_ended_while_its_first_update_is_applied_stays_ended(gateways: Gateways) -> None:
@@ -67,7 +67,7 @@ async def test_a_withdrawal_delivered_after_its_dispute_was_won_takes_nothing(ga
             topup = await paid_topup(gateway, stripe, account, "10")
         await sent(gateway, disputed(topup, "charge.dispute.closed", "won"), "ignored")
         await sent(gateway, disputed(topup, "charge.dispute.funds_withdrawn", "needs_response"), "ignored")
-        assert await books(gateway, account) == Decimal("9.5")
+        assert await balanced_credits(gateway, account) == Decimal("9.5")
 
 
 async def test_a_refunds_share_is_rounded_up_exactly(gateways: Gateways) -> None:
@@ -78,6 +78,6 @@ async def test_a_refunds_share_is_rounded_up_exactly(gateways: Gateways) -> None
         account = await gateway.customer("0")
         with stripe_mock() as stripe:
             topup = await paid_topup(gateway, stripe, account, "950.75")
-        assert await books(gateway, account) == Decimal("833.373457858")
+        assert await balanced_credits(gateway, account) == Decimal("833.373457858")
         await sent(gateway, refund(topup, 34219))
-        assert await books(gateway, account) == Decimal("833.373457858") - Decimal("299.944321373")
+        assert await balanced_credits(gateway, account) == Decimal("833.373457858") - Decimal("299.944321373")

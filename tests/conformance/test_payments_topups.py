@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tests.conformance.helpers import balanced_credits
 from tests.stripe_support import (
     STRIPE_SETTINGS,
     StripeMock,
@@ -32,18 +33,6 @@ NANOS = 10**9
 
 
 # --- shared by the payment conformance tests ------------------------------------------------
-
-
-async def books(gateway: Gateway, account: dict[str, Any]) -> Decimal:
-    """The ledger invariant, checked: Σ ledger = credits + reserved, nothing held when idle,
-    nothing negative. Answers the spendable credits."""
-    balance = await gateway.balance(account["api_key"])
-    assert balance["credits"] >= 0
-    assert balance["reserved"] == 0
-    total = await gateway.ledger_total(account["user_id"])
-    assert total == (balance["credits"] + balance["reserved"]) * NANOS, "Σ ledger must equal credits + reserved"
-    credits: Decimal = balance["credits"]
-    return credits
 
 
 async def sent(gateway: Gateway, document: dict[str, Any], outcome: str = "applied") -> None:
@@ -121,8 +110,8 @@ async def test_a_paid_checkout_grants_what_stripe_collected_less_the_fee_once(ga
             await sent(gateway, completed, "duplicate")  # a replay (same event id)
             again = topup.completed()  # another event for the same session
             await sent(gateway, again, "ignored")
-        assert await books(gateway, buyer) == Decimal("11.723")  # $12.34 × 0.95
-        assert await books(gateway, other) == 0
+        assert await balanced_credits(gateway, buyer) == Decimal("11.723")  # $12.34 × 0.95
+        assert await balanced_credits(gateway, other) == 0
         entries = await history(gateway)
         assert set(entries) == {completed["id"], again["id"]}  # each event stored once
         entry = entries[completed["id"]]
@@ -149,7 +138,7 @@ async def test_sessions_the_gateway_did_not_open_or_that_collected_nothing_grant
             euros = topup.completed()
             euros["data"]["object"]["currency"] = "eur"
             await sent(gateway, euros, "ignored")
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
         entries = await history(gateway)
         assert entries[unknown["id"]]["outcome"] == "ignored" and entries[unknown["id"]]["user_id"] is None
 
@@ -160,7 +149,7 @@ async def test_an_unpaid_session_is_granted_once_when_its_payment_succeeds(gatew
         with stripe_mock() as stripe:
             topup = await open_topup(gateway, stripe, account, "20")
             await sent(gateway, topup.completed(paid=False), "ignored")
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             succeeded = event(
                 "checkout.session.async_payment_succeeded",
                 checkout_completed(topup.session, topup.customer, cents=2000, payment_intent=topup.payment_intent),
@@ -168,7 +157,7 @@ async def test_an_unpaid_session_is_granted_once_when_its_payment_succeeds(gatew
             await sent(gateway, succeeded)
             await sent(gateway, succeeded, "duplicate")
             await sent(gateway, topup.completed(), "ignored")  # the session's other event: granted already
-        assert await books(gateway, account) == 19
+        assert await balanced_credits(gateway, account) == 19
 
 
 # --- refunds -------------------------------------------------------------------------------
@@ -179,17 +168,17 @@ async def test_two_partial_refunds_take_back_their_share_once_each(gateways: Gat
         account = await gateway.customer("0")
         with stripe_mock() as stripe:
             topup = await paid_topup(gateway, stripe, account, "10")
-            assert await books(gateway, account) == Decimal("9.5")
+            assert await balanced_credits(gateway, account) == Decimal("9.5")
             first = refund(topup, 300)
             await sent(gateway, first)
             await sent(gateway, first, "duplicate")
-            assert await books(gateway, account) == Decimal("6.65")  # 30% of 9.5 taken back
+            assert await balanced_credits(gateway, account) == Decimal("6.65")  # 30% of 9.5 taken back
             second = refund(topup, 1000)  # amount_refunded is cumulative: 300 + 700
             await sent(gateway, second)
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             await sent(gateway, refund(topup, 300), "ignored")  # an older state, sent again
             await sent(gateway, refund(topup, 1000), "ignored")
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
         entries = await history(gateway)
         assert entries[first["id"]]["amount"] == Decimal("-2.85")
         assert entries[second["id"]]["amount"] == Decimal("-6.65")
@@ -204,7 +193,7 @@ async def test_a_refund_beyond_the_balance_stops_at_zero_and_records_the_shortfa
             await gateway.top_up(account["user_id"], "-9")  # spent meanwhile: 0.5 left
             full = refund(topup, 1000)
             await sent(gateway, full)
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
         entry = (await history(gateway))[full["id"]]
         assert entry["amount"] == Decimal("-0.5") and entry["shortfall"] == Decimal("9")
         assert entry["detail"] and "9" in entry["detail"]
@@ -230,14 +219,14 @@ async def test_a_lost_dispute_takes_back_once_and_a_won_one_gives_back_what_was_
             withdrawn = disputed(topup, "charge.dispute.funds_withdrawn", "needs_response")
             await sent(gateway, withdrawn)
             await sent(gateway, withdrawn, "duplicate")
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             await sent(gateway, disputed(topup, "charge.dispute.closed", "lost"), "ignored")  # taken already
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             won = disputed(topup, "charge.dispute.closed", "won")
             await sent(gateway, won)
-            assert await books(gateway, account) == Decimal("7.5")  # what was taken; the shortfall was not
+            assert await balanced_credits(gateway, account) == Decimal("7.5")  # what was taken; the shortfall was not
             await sent(gateway, disputed(topup, "charge.dispute.funds_reinstated", "won"), "ignored")
-        assert await books(gateway, account) == Decimal("7.5")
+        assert await balanced_credits(gateway, account) == Decimal("7.5")
         entries = await history(gateway)
         assert (entries[withdrawn["id"]]["amount"], entries[withdrawn["id"]]["shortfall"]) == (Decimal("-7.5"), 2)
         assert (entries[won["id"]]["amount"], entries[won["id"]]["shortfall"]) == (Decimal("7.5"), 0)
@@ -249,13 +238,13 @@ async def test_a_dispute_won_without_a_withdrawal_changes_nothing(gateways: Gate
         with stripe_mock() as stripe:
             topup = await paid_topup(gateway, stripe, account, "10")
             await sent(gateway, disputed(topup, "charge.dispute.closed", "won"), "ignored")
-            assert await books(gateway, account) == Decimal("9.5")
+            assert await balanced_credits(gateway, account) == Decimal("9.5")
             await sent(gateway, refund(topup, 400))  # 3.8 back to the customer's card
             lost = disputed(topup, "charge.dispute.closed", "lost", dispute_id="dp_2")
             await sent(gateway, lost)  # takes what the refund left
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             await sent(gateway, disputed(topup, "charge.dispute.funds_reinstated", "won", dispute_id="dp_2"))
-        assert await books(gateway, account) == Decimal("5.7")
+        assert await balanced_credits(gateway, account) == Decimal("5.7")
         assert (await history(gateway))[lost["id"]]["amount"] == Decimal("-5.7")
 
 
@@ -269,9 +258,9 @@ async def test_a_refund_that_comes_before_its_payment_applies_when_the_credits_a
             customer = stripe.sent("/v1/checkout/sessions")[0]["customer"]
         refund = event("charge.refunded", charge_refunded("ch_early", "pi_early", cents=1000, refunded=400))
         await sent(gateway, refund, "deferred")
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
         completed = checkout_completed(bought["session_id"], customer, cents=1000, payment_intent="pi_early")
         await sent(gateway, event("checkout.session.completed", completed), "applied")
-        assert await books(gateway, account) == Decimal("5.7")  # 9.5 granted, 40% of it taken back
+        assert await balanced_credits(gateway, account) == Decimal("5.7")  # 9.5 granted, 40% of it taken back
         entry = (await history(gateway))[refund["id"]]
         assert entry["outcome"] == "applied" and entry["amount"] == Decimal("-3.8")

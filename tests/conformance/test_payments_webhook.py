@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conformance.helpers import balanced_credits
 from tests.conformance.test_payments_topups import (
     SETTINGS,
     Gateways,
-    books,
     history,
     open_topup,
     paid_topup,
@@ -61,14 +61,14 @@ async def test_only_events_stripe_signed_recently_for_this_mode_are_taken(gatewa
             wrong_mode = await deliver(gateway, live)
             assert wrong_mode.status_code == 400 and wrong_mode.json()["error"]["type"] == "invalid_request_error"
             assert "live" in wrong_mode.json()["error"]["message"]
-            assert await books(gateway, account) == 0
+            assert await balanced_credits(gateway, account) == 0
             assert await history(gateway) == {}  # nothing refused was stored
             # Within the tolerance, either way in time, the very same event is taken — once.
             late = await post(gateway, *signed(completed, at=now - 240))
             assert late.status_code == 200 and late.json()["outcome"] == "applied"
             early = await post(gateway, *signed(completed, at=now + 240))
             assert early.status_code == 200 and early.json()["outcome"] == "duplicate"
-        assert await books(gateway, account) == Decimal("9.5")
+        assert await balanced_credits(gateway, account) == Decimal("9.5")
         assert set(await history(gateway)) == {completed["id"]}
 
 
@@ -102,7 +102,7 @@ async def test_events_of_other_types_are_stored_and_ignored(gateways: Gateways) 
                 "deferred" if document is refund else "ignored"
             )
             assert entry["amount"] == 0 and entry["shortfall"] == 0 and entry["detail"]
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
 
 
 async def test_the_payment_history_pages_newest_first(gateways: Gateways) -> None:
@@ -146,7 +146,7 @@ async def test_twelve_concurrent_deliveries_of_one_event_grant_once(gateways: Ga
             topup = await open_topup(gateway, stripe, account, "10")
             completed = topup.completed()
             assert outcomes(await deliveries(gateway, completed, COPIES)) == {"applied": 1, "duplicate": COPIES - 1}
-        assert await books(gateway, account) == Decimal("9.5")
+        assert await balanced_credits(gateway, account) == Decimal("9.5")
         assert set(await history(gateway)) == {completed["id"]}
 
 
@@ -160,7 +160,7 @@ async def test_twelve_concurrent_deliveries_split_across_two_gateways_grant_once
             halves = await asyncio.gather(deliveries(a, completed, COPIES // 2), deliveries(b, completed, COPIES // 2))
             assert outcomes(halves[0] + halves[1]) == {"applied": 1, "duplicate": COPIES - 1}
         for gateway in (a, b):
-            assert await books(gateway, account) == Decimal("9.5")
+            assert await balanced_credits(gateway, account) == Decimal("9.5")
         assert set(await history(b)) == {completed["id"]}
 
 
@@ -175,7 +175,7 @@ async def test_concurrent_refund_events_of_one_payment_take_back_exactly_its_cre
             results = await asyncio.gather(*(deliveries(gateway, document, 4) for document in refunds))
             counted = outcomes([r for group in results for r in group])
             assert counted["duplicate"] == 9 and counted["applied"] + counted["ignored"] == 3
-        assert await books(gateway, account) == 0
+        assert await balanced_credits(gateway, account) == 0
         taken = sum(
             entry["amount"] for entry in (await history(gateway)).values() if entry["type"] == "charge.refunded"
         )
