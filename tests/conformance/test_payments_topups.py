@@ -7,8 +7,8 @@ Events are signed with the SDK's own signer; Stripe's API is faked with respx.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -82,6 +82,18 @@ async def paid_topup(gateway: Gateway, stripe: StripeMock, account: dict[str, An
     return topup
 
 
+@asynccontextmanager
+async def opened_topup(
+    gateway: Gateway, usd: str, *, paid: bool = False
+) -> AsyncIterator[tuple[dict[str, Any], TopUp]]:
+    """A new customer without credits and a top-up Checkout of `usd` the gateway opened for
+    them (its completion delivered when `paid`), with Stripe faked for the block."""
+    account = await gateway.customer("0")
+    with stripe_mock() as stripe:
+        topup = await (paid_topup if paid else open_topup)(gateway, stripe, account, usd)
+        yield account, topup
+
+
 def refund(topup: TopUp, refunded_cents: int) -> dict[str, Any]:
     return event(
         "charge.refunded",
@@ -126,9 +138,7 @@ async def test_a_paid_checkout_grants_what_stripe_collected_less_the_fee_once(ga
 
 async def test_sessions_the_gateway_did_not_open_or_that_collected_nothing_grant_nothing(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await open_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10") as (account, topup):
             unknown = event(
                 "checkout.session.completed",
                 checkout_completed("cs_elsewhere", "cus_elsewhere", cents=100_000, payment_intent="pi_elsewhere",
@@ -145,9 +155,7 @@ async def test_sessions_the_gateway_did_not_open_or_that_collected_nothing_grant
 
 async def test_an_unpaid_session_is_granted_once_when_its_payment_succeeds(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await open_topup(gateway, stripe, account, "20")
+        async with opened_topup(gateway, "20") as (account, topup):
             await sent(gateway, topup.completed(paid=False), "ignored")
             assert await balanced_credits(gateway, account) == 0
             succeeded = event(
@@ -165,9 +173,7 @@ async def test_an_unpaid_session_is_granted_once_when_its_payment_succeeds(gatew
 
 async def test_two_partial_refunds_take_back_their_share_once_each(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await paid_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10", paid=True) as (account, topup):
             assert await balanced_credits(gateway, account) == Decimal("9.5")
             first = refund(topup, 300)
             await sent(gateway, first)
@@ -187,9 +193,7 @@ async def test_two_partial_refunds_take_back_their_share_once_each(gateways: Gat
 
 async def test_a_refund_beyond_the_balance_stops_at_zero_and_records_the_shortfall(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await paid_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10", paid=True) as (account, topup):
             await gateway.top_up(account["user_id"], "-9")  # spent meanwhile: 0.5 left
             full = refund(topup, 1000)
             await sent(gateway, full)
@@ -212,9 +216,7 @@ async def test_a_refund_beyond_the_balance_stops_at_zero_and_records_the_shortfa
 
 async def test_a_lost_dispute_takes_back_once_and_a_won_one_gives_back_what_was_taken(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await paid_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10", paid=True) as (account, topup):
             await gateway.top_up(account["user_id"], "-2")  # 7.5 left of the 9.5 granted
             withdrawn = disputed(topup, "charge.dispute.funds_withdrawn", "needs_response")
             await sent(gateway, withdrawn)
@@ -234,9 +236,7 @@ async def test_a_lost_dispute_takes_back_once_and_a_won_one_gives_back_what_was_
 
 async def test_a_dispute_won_without_a_withdrawal_changes_nothing(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await paid_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10", paid=True) as (account, topup):
             await sent(gateway, disputed(topup, "charge.dispute.closed", "won"), "ignored")
             assert await balanced_credits(gateway, account) == Decimal("9.5")
             await sent(gateway, refund(topup, 400))  # 3.8 back to the customer's card

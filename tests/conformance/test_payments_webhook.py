@@ -18,12 +18,11 @@ from tests.conformance.test_payments_topups import (
     SETTINGS,
     Gateways,
     history,
-    open_topup,
-    paid_topup,
+    opened_topup,
     refund,
     sent,
 )
-from tests.stripe_support import WEBHOOK_SECRET, deliver, event, signed, stripe_mock
+from tests.stripe_support import WEBHOOK_SECRET, deliver, event, signed
 from tests.support import ADMIN, Gateway
 
 COPIES = 12
@@ -38,9 +37,7 @@ async def post(gateway: Gateway, payload: bytes, signature: str | None) -> httpx
 
 async def test_only_events_stripe_signed_recently_for_this_mode_are_taken(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await open_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10") as (account, topup):
             completed = topup.completed()
             payload, header = signed(completed)
             tampered = payload.replace(b'"amount_total": 1000', b'"amount_total": 1000000')
@@ -141,9 +138,7 @@ def outcomes(responses: list[httpx.Response]) -> Counter[str]:
 
 async def test_twelve_concurrent_deliveries_of_one_event_grant_once(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await open_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10") as (account, topup):
             completed = topup.completed()
             assert outcomes(await deliveries(gateway, completed, COPIES)) == {"applied": 1, "duplicate": COPIES - 1}
         assert await balanced_credits(gateway, account) == Decimal("9.5")
@@ -153,9 +148,7 @@ async def test_twelve_concurrent_deliveries_of_one_event_grant_once(gateways: Ga
 @pytest.mark.shared
 async def test_twelve_concurrent_deliveries_split_across_two_gateways_grant_once(gateways: Gateways) -> None:
     async with gateways(**SETTINGS) as a, gateways(**SETTINGS) as b:
-        account = await a.customer("0")
-        with stripe_mock() as stripe:
-            topup = await open_topup(a, stripe, account, "10")
+        async with opened_topup(a, "10") as (account, topup):
             completed = topup.completed()
             halves = await asyncio.gather(deliveries(a, completed, COPIES // 2), deliveries(b, completed, COPIES // 2))
             assert outcomes(halves[0] + halves[1]) == {"applied": 1, "duplicate": COPIES - 1}
@@ -168,9 +161,7 @@ async def test_concurrent_refund_events_of_one_payment_take_back_exactly_its_cre
     """Partial refunds delivered at once, each several times, out of order: the payment's row
     queues them, so together they take back the whole payment's credits, no more."""
     async with gateways(**SETTINGS) as gateway:
-        account = await gateway.customer("0")
-        with stripe_mock() as stripe:
-            topup = await paid_topup(gateway, stripe, account, "10")
+        async with opened_topup(gateway, "10", paid=True) as (account, topup):
             refunds = [refund(topup, cents) for cents in (1000, 300, 650)]
             results = await asyncio.gather(*(deliveries(gateway, document, 4) for document in refunds))
             counted = outcomes([r for group in results for r in group])
