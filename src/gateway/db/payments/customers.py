@@ -41,10 +41,11 @@ async def user_of(tx: Tx, customer_id: str) -> str | None:
 
 
 async def insert(tx: Tx, *, user_id: str, customer_id: str, now: float) -> None:
-    """The user's customer; a customer made for them before (by another process) stays."""
+    """The user's customer; a customer made for them before (by another process) stays. Any
+    conflict, not only the user's: two first checkouts store the one customer Stripe answered
+    both with, and either unique index may be the one that meets the other's row."""
     await tx.execute(
-        "INSERT INTO payment_customers (user_id, customer_id, created_at) VALUES ($1, $2, $3) "
-        "ON CONFLICT (user_id) DO NOTHING",
+        "INSERT INTO payment_customers (user_id, customer_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         user_id,
         customer_id,
         now,
