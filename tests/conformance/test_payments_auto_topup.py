@@ -34,14 +34,13 @@ async def eventually(check: Callable[[], Awaitable[object]], what: str) -> None:
 async def jobs_idle(*gateways: Gateway) -> None:
     """Until each gateway's auto top-up job has handled every wake-up given to it. Settlements
     wake the job before their response goes out, so once the requests answered, an idle job
-    has made every payment they would start. (The service exposes no such state: this reads
-    its queue of users due and its wake-up flag.)"""
+    has made every payment they would start."""
 
     async def idle() -> bool:
         for gateway in gateways:
             jobs = gateway.runtime.payments
             assert jobs is not None
-            if jobs.auto_topups._due or jobs.auto_topups._wake.is_set():
+            if not jobs.auto_topups.idle:
                 return False
         return True
 
@@ -288,3 +287,40 @@ async def test_keys_handed_to_apps_cannot_pay(gateways: Gateways) -> None:
                     assert refused.status_code == 403, (fields, path, refused.text)
                     assert refused.json()["error"]["code"] == "billing_not_allowed"
             assert stripe.requests == []
+
+
+async def test_a_payment_never_heard_of_for_a_day_no_longer_blocks_the_next(gateways: Gateways) -> None:
+    """One payment in flight per user — but not for ever: a payment sent whose outcome never
+    came (its event lost) or that was never known to be sent stops blocking after 23 hours
+    (Stripe forgets an idempotency key after 24), and its success, if it comes later, is
+    still granted."""
+    async with gateways(**SETTINGS) as gateway:
+        account = await gateway.customer("0")
+        jobs = gateway.runtime.payments
+        assert jobs is not None
+        with stripe_mock() as stripe:
+            customer = await card_on_file(gateway, stripe, account)  # 9.5 credits
+            assert (await put(gateway, account, enabled=True, threshold="5", amount_usd="10")).status_code == 200
+            await gateway.top_up(account["user_id"], "-5.5")  # 4 left
+            assert await jobs.auto_topups.top_up(account["user_id"]) == "sent"
+            lost = await payment_sent(gateway, account)
+            attempt = stripe.sent("/v1/payment_intents")[-1]["metadata[gateway_auto_topup]"]
+            assert await jobs.auto_topups.top_up(account["user_id"]) == "in flight"
+
+            async def a_day_later() -> None:
+                async with gateway.runtime.db.transaction() as tx:
+                    await tx.execute(
+                        "UPDATE auto_topups SET attempt_started_at = attempt_started_at - $2 WHERE user_id = $1",
+                        account["user_id"], 24 * 3600.0,
+                    )  # fmt: skip
+
+            await a_day_later()
+            assert await jobs.auto_topups.top_up(account["user_id"]) == "given up"
+            assert (await settings_of(gateway, account))["last_outcome"] == "no outcome heard"
+            assert await jobs.auto_topups.top_up(account["user_id"]) == "sent"  # the next one
+            assert len(stripe.sent("/v1/payment_intents")) == 2
+            late = event(
+                "payment_intent.succeeded", intent(lost or "", cents=1000, attempt=attempt) | {"customer": customer}
+            )
+            await sent(gateway, late)  # the first one's success, late: granted all the same
+        assert await balanced_credits(gateway, account) == Decimal("13.5")

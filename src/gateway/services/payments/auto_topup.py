@@ -181,6 +181,11 @@ class AutoTopUps:
             except Exception:
                 log.exception("reloading auto top-up settings failed; retrying")
 
+    @property
+    def idle(self) -> bool:
+        """Every wake-up given so far has been handled (what tests and a shutdown wait for)."""
+        return not self._due and not self._wake.is_set()
+
     async def _work(self) -> None:
         while True:
             await self._wake.wait()
