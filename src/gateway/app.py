@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from gateway.asgi import GatewayApp
 from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequest, from_status
 from gateway.logs import redact_access_logs
-from gateway.routes import accounts, admin, keys, payments, plans, public, user
+from gateway.routes import accounts, admin, console, keys, payments, plans, public, user
 from gateway.routes.chat import ChatEndpoint
 from gateway.routes.openapi import finish
 from gateway.runtime import Runtime, start_runtime, stop_runtime
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.runtime = None
     for router in (
         public.router, plans.public, accounts.router, user.router, keys.router, payments.customer, payments.stripe,
-        admin.router, plans.admin, payments.admin,
+        admin.router, plans.admin, payments.admin, *console.routers(),
     ):  # fmt: skip
         api.include_router(router)
     api.add_exception_handler(GatewayError, _gateway_error)

@@ -27,6 +27,7 @@ from gateway.services.billing.money import Nanos, parse_credits
 from gateway.services.call.context import BalanceWatch
 from gateway.services.catalog.cache import CatalogService
 from gateway.services.catalog.entries import load_price_file
+from gateway.services.console.sessions import ConsoleSessions
 from gateway.services.keys.authenticate import KeyAuthenticator
 from gateway.services.keys.client_ip import IpNetwork
 from gateway.services.keys.format import hashing_key
@@ -78,6 +79,8 @@ class Runtime:
     simulator: Upstream  # where test keys' requests go
     instance_id: str  # this process, as the owner of the holds it places
     throttle: PublicThrottle
+    console: ConsoleSessions
+    signin_throttle: PublicThrottle  # console sign-in attempts, per client address
     signup_credits: Nanos
     bus: EventBus
     redis: RedisLink | None
@@ -131,13 +134,14 @@ async def start_runtime(settings: Settings) -> Runtime:
         announce=lambda: bus.publish(CATALOG_CHANGED, ""),
     )
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    auth = KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key)
     local_windows = MemoryWindows()
     windows: WindowStore = RedisWindows(redis, local_windows) if redis else local_windows
     runtime = Runtime(
         settings=settings,
         db=db,
         pepper=pepper,
-        auth=KeyAuthenticator(db=db, pepper=pepper, admin_key=admin_key),
+        auth=auth,
         auditor=Auditor(audit_key(settings.secret())),
         plans=PlanBook(db),
         catalog=catalog,
@@ -147,6 +151,8 @@ async def start_runtime(settings: Settings) -> Runtime:
         simulator=simulator,
         instance_id=new_id("gw"),
         throttle=PublicThrottle(limit=settings.register_rate_limit, link=redis),
+        console=ConsoleSessions(db=db, auth=auth, pepper=pepper, lifetime=settings.console_session_hours * 3600),
+        signin_throttle=PublicThrottle(limit=settings.console_signin_rate_limit, link=redis),
         signup_credits=parse_credits(settings.signup_credits),
         bus=bus,
         redis=redis,
@@ -235,10 +241,12 @@ async def _keep_alive(runtime: Runtime) -> None:
 
 
 async def _grant_plan_credits(runtime: Runtime) -> None:
-    """Each paid plan period's included credits, granted once (any process may do it)."""
+    """Each paid plan period's included credits, granted once (any process may do it); and
+    expired console sessions removed."""
     while True:
         try:
             await periods.grant_due_credits(runtime.db, runtime.plans)
+            await runtime.console.forget_expired()
         except Exception:
             log.exception("granting plan credits failed; retrying later")
         await asyncio.sleep(PLAN_CREDITS_EVERY_SECONDS)

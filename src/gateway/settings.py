@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     topup_fee_rate: Decimal = Decimal(0)
     public_base_url: str = "http://localhost:8000"
+    # The web console: how long a sign-in lasts, and how often one address may try.
+    console_session_hours: float = Field(default=12.0, gt=0, le=720)
+    console_signin_rate_limit: str = "10/minute"
 
     # Not in the SPEC's table: a local price list for upstreams that publish none.
     price_file: Path | None = None
@@ -152,7 +155,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not '*' or an http(s) origin")
         return origins
 
-    @field_validator("register_rate_limit")
+    @field_validator("register_rate_limit", "console_signin_rate_limit")
     @classmethod
     def _limit_notation(cls, value: str) -> str:
         try:

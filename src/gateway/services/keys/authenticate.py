@@ -109,15 +109,27 @@ class KeyAuthenticator:
             raise InvalidApiKey("missing bearer API key (Authorization: Bearer gw_live_...)")
         if environment_of(token) is None:
             raise InvalidApiKey("invalid API key")
-        principal = await self._lookup(key_hash(token, self._pepper))
+        return await self.authenticate_hash(key_hash(token, self._pepper))
+
+    async def authenticate_hash(self, hashed: str) -> Principal:
+        """A key known by its hash (a console session's), with the same checks as a bearer key:
+        a rotated, revoked or deleted key fails here on every process."""
+        principal = await self._lookup(hashed)
         if principal is None:
             raise InvalidApiKey("invalid API key")
         self._check_usable(principal)
         return principal
 
+    @property
+    def admin_key(self) -> str | None:
+        return self._admin_key.decode() if self._admin_key is not None else None
+
+    def is_admin_key(self, token: str) -> bool:
+        return self._admin_key is not None and hmac.compare_digest(token.encode(), self._admin_key)
+
     async def authenticate_admin(self, authorization: str | None) -> Admin:
         token = bearer_token(authorization)
-        if token is not None and self._admin_key is not None and hmac.compare_digest(token.encode(), self._admin_key):
+        if token is not None and self.is_admin_key(token):
             return Admin(principal=None)
         if token is not None and environment_of(token) is not None:
             principal = await self.authenticate(authorization)

@@ -1,0 +1,1 @@
+"""Console sessions: stored by the hash of their token."""

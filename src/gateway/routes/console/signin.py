@@ -1,0 +1,124 @@
+"""Signing in and out of the console, its static files, and `/` (which leads to it)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from gateway.deps import RuntimeDep, caller
+from gateway.errors import Forbidden, GatewayError, NotFound
+from gateway.routes.console.web import (
+    COOKIE,
+    CSRF_FIELD,
+    STATIC,
+    STATIC_VERSION,
+    AnyViewer,
+    ConsoleRoute,
+    checked_form,
+    clear_session_cookie,
+    cookie_token,
+    form_fields,
+    guard,
+    is_https,
+    redirect,
+    render,
+    same_origin,
+    set_session_cookie,
+)
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PRE_SESSION_COOKIE = "gw_console_signin"
+_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "txt": "text/plain; charset=utf-8"}
+
+
+def _landing(next_url: str | None, *, has_account: bool) -> str:
+    """Where to go after signing in: a console page the form came from, never another site."""
+    if next_url and next_url.startswith("/console") and not next_url.startswith("/console/sign-"):
+        return next_url
+    return "/console" if has_account else "/console/admin/customers"
+
+
+@router.get("/")
+async def root() -> Response:
+    return redirect("/console")
+
+
+@router.get("/console/sign-in")
+async def sign_in_form(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
+    viewer = await runtime.console.resolve(cookie_token(request))
+    if viewer is not None:
+        return redirect(_landing(next, has_account=viewer.principal is not None))
+    return _form(request, runtime, next=next)
+
+
+def _form(request: Request, runtime: RuntimeDep, *, next: str | None, error: GatewayError | None = None) -> Response:
+    # Signing in is itself protected from forged posts (login CSRF): the form's token must
+    # match a cookie that only our own page could have set.
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request, "sign_in.html", viewer=None, status=error.status if error else 200,
+        sign_in_csrf=token, next=next or "", error=error.message if error else None,
+    )  # fmt: skip
+    for name, value in (error.headers if error else {}).items():
+        response.headers[name] = value
+    response.set_cookie(
+        PRE_SESSION_COOKIE, token, max_age=3600, path="/console", httponly=True, samesite="strict",
+        secure=is_https(request, runtime),
+    )  # fmt: skip
+    return response
+
+
+@router.post("/console/sign-in")
+async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
+    fields = await form_fields(request)
+    next_url = fields.get("next") or None
+    sent, expected = fields.get(CSRF_FIELD, ""), request.cookies.get(PRE_SESSION_COOKIE, "")
+    try:
+        if not same_origin(request) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise Forbidden("this sign-in form expired or came from another site: try again")
+        runtime.signin_throttle.hit(scope="console-sign-in", client=caller(request.scope, runtime).ip)
+        token, viewer = await runtime.console.sign_in(fields.get("api_key", ""))
+        if viewer.principal is not None:
+            try:
+                await guard(request, runtime, viewer.principal)
+            except GatewayError:
+                await runtime.console.sign_out(token)
+                raise
+    except GatewayError as exc:
+        return _form(request, runtime, next=next_url, error=exc)
+    # Whatever session the browser held before is ended, and the new one has a new token:
+    # a token planted before sign-in (session fixation) never becomes a signed-in session.
+    await runtime.console.sign_out(cookie_token(request))
+    response = redirect(_landing(next_url, has_account=viewer.principal is not None))
+    set_session_cookie(response, request, runtime, token)
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.post("/console/sign-out")
+async def sign_out(request: Request, viewer: AnyViewer, runtime: RuntimeDep) -> Response:
+    await checked_form(request, viewer, runtime, changes=False)
+    await runtime.console.sign_out(cookie_token(request))
+    response = redirect("/console/sign-in")
+    clear_session_cookie(response, request, runtime)
+    return response
+
+
+@router.get("/console/static/{version}/{name}")
+async def static(version: Annotated[str, Path(max_length=40)], name: Annotated[str, Path(max_length=100)]) -> Response:
+    body = STATIC.get(name)
+    if body is None or version != STATIC_VERSION:
+        raise NotFound("no such file")
+    kind = _TYPES.get(name.rpartition(".")[2], "application/octet-stream")
+    return Response(
+        body,
+        media_type=kind,
+        headers={"cache-control": "public, max-age=31536000, immutable", "x-content-type-options": "nosniff"},
+    )
+
+
+__all__ = ["COOKIE", "router"]
