@@ -1,1 +1,1 @@
-"""Reads for reports: usage totals, breakdowns and pages."""
+"""Reads for reports: usage totals, breakdowns, pages and spend over time; finding customers."""

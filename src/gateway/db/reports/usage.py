@@ -63,3 +63,44 @@ async def entries(tx: Tx, *, user_id: str, limit: int, before: str | None = None
         f"SELECT * FROM usage_records {conditions} ORDER BY id DESC LIMIT ${len(args) + 1}", *args, limit
     )
     return [read_usage(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """A usage record with the name and mask its key has now (None without a key, or for a key
+    that is not the user's)."""
+
+    usage: UsageRow
+    key_name: str | None
+    key_mask: str | None
+
+
+async def search(
+    tx: Tx,
+    *,
+    user_id: str,
+    limit: int,
+    key_id: str | None = None,
+    model: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    before: str | None = None,
+) -> list[UsageEntry]:
+    """The user's records, newest first: created in [since, until), ids below `before`."""
+    conditions, args = where(
+        user=("r.user_id =", user_id),
+        key=("r.key_id =", key_id),
+        model=("r.model =", model),
+        since=("r.created_at >=", None if since is None else float(since)),
+        until=("r.created_at <", None if until is None else float(until)),
+        before=("r.id <", before),
+    )
+    # The key joined on its owner too, so a record can never show another user's key.
+    rows = await tx.fetchall(
+        "SELECT r.*, k.name AS key_name, k.mask AS key_mask FROM usage_records r "
+        f"LEFT JOIN api_keys k ON k.id = r.key_id AND k.user_id = r.user_id {conditions} "
+        f"ORDER BY r.id DESC LIMIT ${len(args) + 1}",
+        *args,
+        limit,
+    )
+    return [UsageEntry(read_usage(r), r["key_name"], r["key_mask"]) for r in rows]

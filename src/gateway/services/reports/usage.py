@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyRow
 from gateway.db.plans.plans import PlanRow
 from gateway.db.reports import usage
-from gateway.db.reports.usage import Totals
+from gateway.db.reports.usage import Totals, UsageEntry
 from gateway.services.billing import balances, sweeping
 from gateway.services.billing.key_budget import KeyBudget
 from gateway.services.keys.authenticate import Principal
@@ -76,6 +76,49 @@ async def monitor(db: Database, *, since: float | None) -> dict[str, Any]:
 async def usage_page(db: Database, *, user_id: str, limit: int, before: str | None) -> Sequence[UsageRow]:
     async with db.read() as tx:
         return await usage.entries(tx, user_id=user_id, limit=limit, before=before)
+
+
+async def usage_search(
+    db: Database,
+    *,
+    user_id: str,
+    limit: int,
+    key_id: str | None = None,
+    model: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    before: str | None = None,
+) -> list[UsageEntry]:
+    """A page of the user's records, newest first, created in [since, until); the next page
+    is the one `before` the last id."""
+    async with db.read() as tx:
+        return await usage.search(
+            tx, user_id=user_id, limit=limit, key_id=key_id, model=model, since=since, until=until, before=before
+        )
+
+
+async def usage_export(
+    db: Database,
+    *,
+    user_id: str,
+    key_id: str | None = None,
+    model: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    chunk: int = 500,
+) -> AsyncIterator[list[UsageEntry]]:
+    """Every record `usage_search` would page through, `chunk` at a time. Each chunk is its own
+    short read, so a slow reader of a long export holds no transaction (nor SQLite's lock)."""
+    before = None
+    while True:
+        found = await usage_search(
+            db, user_id=user_id, limit=chunk, key_id=key_id, model=model, since=since, until=until, before=before
+        )
+        if found:
+            yield found
+        if len(found) < chunk:
+            return
+        before = found[-1].usage.id
 
 
 async def grouped(db: Database, *, by: str, user_id: str, since: float | None = None) -> list[tuple[str, Totals]]:
