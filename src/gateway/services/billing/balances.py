@@ -24,8 +24,16 @@ __all__ = [
     "ledger_page",
     "ledger_total",
     "restart_key_counts",
+    "runs_low",
     "total_held",
 ]
+LOW_BALANCE_DAYS = 3
+
+
+def runs_low(*, credits: int, spent_last_7_days: int) -> bool:
+    """Out of credits, or fewer than LOW_BALANCE_DAYS days of them at the last week's pace:
+    what the console warns about before requests start failing with 402."""
+    return credits <= 0 or credits * 7 < LOW_BALANCE_DAYS * spent_last_7_days
 
 
 async def balance_of(db: Database, *, user_id: str) -> Balance:
