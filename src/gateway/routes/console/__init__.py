@@ -10,9 +10,14 @@ from starlette.responses import Response
 from gateway.errors import NotFound
 from gateway.routes.console import billing, keys, limits, overview, signin, usage
 from gateway.routes.console.admin import customers, models, operations, plans
-from gateway.routes.console.web import AnyViewer, ConsoleRoute
+from gateway.routes.console.web import AdminViewer, AnyViewer, ConsoleRoute
 
 _unknown = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@_unknown.get("/console/admin/{rest:path}")
+async def unknown_admin_page(request: Request, viewer: AdminViewer) -> Response:
+    raise NotFound(f"there is no console page at {request.url.path}")
 
 
 @_unknown.get("/console/{rest:path}")

@@ -29,6 +29,7 @@ from gateway.routes.console.web import (
     same_origin,
     set_session_cookie,
 )
+from gateway.services.console.sessions import Viewer
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PRE_SESSION_COOKIE = "gw_console_signin"
@@ -49,19 +50,26 @@ async def root() -> Response:
 
 @router.get("/console/sign-in")
 async def sign_in_form(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
+    # Shown even to a signed-in browser (with a way back): signing in again replaces the
+    # session, so a session planted in this browser by someone else can be got rid of.
     viewer = await runtime.console.resolve(cookie_token(request))
-    if viewer is not None:
-        return redirect(_landing(next, has_account=viewer.principal is not None))
-    return _form(request, runtime, next=next)
+    return _form(request, runtime, next=next, current=viewer)
 
 
-def _form(request: Request, runtime: RuntimeDep, *, next: str | None, error: GatewayError | None = None) -> Response:
+def _form(
+    request: Request,
+    runtime: RuntimeDep,
+    *,
+    next: str | None,
+    error: GatewayError | None = None,
+    current: Viewer | None = None,
+) -> Response:
     # Signing in is itself protected from forged posts (login CSRF): the form's token must
     # match a cookie that only our own page could have set.
     token = secrets.token_urlsafe(24)
     response = render(
         request, "sign_in.html", viewer=None, status=error.status if error else 200,
-        sign_in_csrf=token, next=next or "", error=error.message if error else None,
+        sign_in_csrf=token, next=next or "", error=error.message if error else None, current=current,
     )  # fmt: skip
     for name, value in (error.headers if error else {}).items():
         response.headers[name] = value
