@@ -43,8 +43,16 @@ def _landing(next_url: str | None, *, has_account: bool) -> str:
     return "/console" if has_account else "/console/admin/customers"
 
 
+# Stripe Checkout sends buyers back to PUBLIC_BASE_URL/?checkout=success|cancelled (the return
+# URLs the payment service gives it): the billing page says what happened.
+CHECKOUT_RETURNS = ("success", "cancelled")
+
+
 @router.get("/")
-async def root() -> Response:
+async def root(request: Request) -> Response:
+    returned = request.query_params.get("checkout")
+    if returned in CHECKOUT_RETURNS:
+        return redirect(f"/console/billing?checkout={returned}")
     return redirect("/console")
 
 
