@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +36,21 @@ PAYMENT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/user/auto-topup", None),
     ("PUT", "/user/auto-topup", {"enabled": False, "threshold": 1, "amount_usd": 10}),
 ]
+
+
+TOPUP_FEE = Decimal("0.05")  # the fee rate `stripe_env` sets
+
+
+def stripe_env(api_base: str, **extra: str) -> dict[str, str]:
+    """A server process's Stripe settings, for a FakeStripe serving at `api_base`."""
+    return {
+        "STRIPE_SECRET_KEY": STRIPE_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": api_base,
+        "TOPUP_FEE_RATE": str(TOPUP_FEE),
+        "PUBLIC_BASE_URL": "https://gateway.example.com",
+        **extra,
+    }
 
 
 def form(request: httpx.Request) -> dict[str, str]:

@@ -71,8 +71,9 @@ def gateway_args(port: int) -> list[str]:
 
 
 @contextmanager
-def gateway_process(tmp_path: Path, name: str = "gateway", **env: str) -> Iterator[Process]:
-    port = free_port()
+def gateway_process(tmp_path: Path, name: str = "gateway", *, port: int | None = None, **env: str) -> Iterator[Process]:
+    """`port`: one chosen beforehand, for a server that must know its own URL (PUBLIC_BASE_URL)."""
+    port = port or free_port()
     process = Process(gateway_args(port), env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}.log")
     try:
         process.wait_ready("/health")

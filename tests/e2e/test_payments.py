@@ -20,22 +20,10 @@ import pytest
 from tests.e2e.cluster import Cluster
 from tests.e2e.processes import Process, gateway_process
 from tests.fakes.stripe_api import FakeStripe
-from tests.stripe_support import STRIPE_KEY, WEBHOOK_SECRET, event, signed
+from tests.stripe_support import STRIPE_KEY, WEBHOOK_SECRET, event, signed, stripe_env
 from tests.support import ADMIN, ADMIN_KEY, GATEWAY_ENV, SECRET_KEY, bearer
 
 pytestmark = pytest.mark.e2e
-FEE = Decimal("0.05")
-
-
-def stripe_env(fake: FakeStripe, **extra: str) -> dict[str, str]:
-    return {
-        "STRIPE_SECRET_KEY": STRIPE_KEY,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": fake.url,
-        "TOPUP_FEE_RATE": str(FEE),
-        "PUBLIC_BASE_URL": "https://gateway.example.com",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -68,7 +56,7 @@ def test_credits_a_plan_a_refund_auto_top_up_and_reconcile(tmp_path: Path, fake:
         "DATABASE_URL": f"sqlite:///{tmp_path}/payments.db",
         "SECRET_KEY": SECRET_KEY,
         "ADMIN_API_KEY": ADMIN_KEY,
-        **stripe_env(fake),
+        **stripe_env(fake.url),
     }
     fake.add_price("price_pro_monthly", unit_amount=2000, interval="month")
     with gateway_process(tmp_path, **env) as server:
@@ -136,7 +124,7 @@ def reconcile(tmp_path: Path, env: dict[str, str]) -> str:
 
 def test_twelve_deliveries_of_one_event_across_two_processes_grant_once(tmp_path: Path, fake: FakeStripe) -> None:
     with ExitStack() as stack:
-        cluster = Cluster(tmp_path, stack, **stripe_env(fake))
+        cluster = Cluster(tmp_path, stack, **stripe_env(fake.url))
         a, b = cluster.start(2)
         account = httpx.post(f"{a.url}/auth/register", json={"email": "twelve@example.com"}).json()
         session = checkout(a, account["api_key"], kind="credits", amount_usd="40")

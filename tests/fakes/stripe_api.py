@@ -7,7 +7,8 @@ update, cancel), invoices, charges and the event log (filters, cursor pages). Re
 form-encoded as the SDK sends them; a `sk_test_` bearer key is required; an `Idempotency-Key`
 replays the first answer and refuses different parameters. The test then plays the customer and
 the passing of time (`complete_checkout`, `renew_subscription`, `refund`, `dispute`, ...), and the
-fake delivers the resulting events, signed, to `webhook_url`, recording each delivery.
+fake delivers the resulting events, signed, to `webhook_url`, recording each delivery. A browser can
+play the customer too: a session's `url` is the fake's own hosted page (`stripe_hosted`).
 
 Left out: the rest of Stripe's API (products, prices and refunds over HTTP, setup mode, trials,
 prorations, coupons, tax, Connect, test clocks, 3-D Secure), retries of failed deliveries on a
@@ -37,6 +38,7 @@ from aiohttp import web
 from tests.fakes import stripe_billing as billing
 from tests.fakes import stripe_checkout as checkout
 from tests.fakes import stripe_payments as payments
+from tests.fakes.stripe_hosted import HostedCheckout
 from tests.fakes.stripe_http import RecordedRequest, StripeHttp
 from tests.fakes.stripe_store import Store, make_customer, make_payment_method, make_price
 
@@ -102,6 +104,7 @@ class FakeStripe:
 
     async def start(self) -> str:
         app = web.Application()
+        HostedCheckout(self.store, self.complete_checkout).add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._http.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -111,7 +114,7 @@ class FakeStripe:
             await runner.cleanup()
             raise
         self._runner = runner
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self.url = self.store.checkout_base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         return self.url
 
     async def stop(self) -> None:

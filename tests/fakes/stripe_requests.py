@@ -143,7 +143,7 @@ def create_checkout_session(store: Store, params: dict[str, Any]) -> dict[str, A
         ui_mode=params.get("ui_mode", "hosted_page"),
     )
     session["id"] = new_id("cs_test", 58)
-    session["url"] = f"https://checkout.stripe.test/c/pay/{session['id']}"
+    session["url"] = f"{store.checkout_base}/c/pay/{session['id']}"
     store.line_items[session["id"]] = items
     store.session_params[session["id"]] = {
         "payment_intent_data": copy.deepcopy(params.get("payment_intent_data", {})),

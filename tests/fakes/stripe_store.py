@@ -48,6 +48,7 @@ class Store:
     line_items: dict[str, list[LineItem]] = field(default_factory=dict)
     session_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_payments: dict[str, str] = field(default_factory=dict)  # invoice id -> payment intent id
+    checkout_base: str = "https://checkout.stripe.test"  # where sessions' hosted pages are (the fake, once serving)
 
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.objects[obj["id"]] = obj

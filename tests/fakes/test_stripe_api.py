@@ -174,7 +174,7 @@ async def test_payment_checkout_saves_the_card(
     fake: FakeStripe, client: stripe.StripeClient, receiver: Receiver
 ) -> None:
     session = await client.v1.checkout.sessions.create_async(params=PAYMENT_SESSION)  # type: ignore[arg-type]
-    assert session.id.startswith("cs_test_") and session.url == f"https://checkout.stripe.test/c/pay/{session.id}"
+    assert session.id.startswith("cs_test_") and session.url == f"{fake.url}/c/pay/{session.id}"
     assert (session.amount_total, session.currency, session.mode) == (3000, "usd", "payment")
     assert (session.status, session.payment_status, session.payment_intent) == ("open", "unpaid", None)
     assert (session.client_reference_id, session["metadata"]["order_id"]) == ("user_42", "o1")
