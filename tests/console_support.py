@@ -4,8 +4,8 @@ posts that carry the page's CSRF token and an Origin header, as a browser's woul
 from __future__ import annotations
 
 import re
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
