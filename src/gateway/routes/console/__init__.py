@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway.errors import NotFound
-from gateway.routes.console import billing, keys, limits, overview, signin, usage
+from gateway.routes.console import billing, keys, limits, overview, signin, signup, usage
 from gateway.routes.console.admin import customers, models, operations, plans
 from gateway.routes.console.web import AdminViewer, AnyViewer, ConsoleRoute
 
@@ -26,5 +26,5 @@ async def unknown_page(request: Request, viewer: AnyViewer) -> Response:
 
 
 def routers() -> list[APIRouter]:
-    pages = [signin, overview, keys, usage, billing, limits, customers, plans, models, operations]
+    pages = [signin, signup, overview, keys, usage, billing, limits, customers, plans, models, operations]
     return [*(page.router for page in pages), _unknown]

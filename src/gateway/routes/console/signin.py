@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
@@ -72,15 +73,22 @@ def _form(
     error: GatewayError | None = None,
     current: Viewer | None = None,
 ) -> Response:
-    # Signing in is itself protected from forged posts (login CSRF): the form's token must
-    # match a cookie that only our own page could have set.
-    token = secrets.token_urlsafe(24)
-    response = render(
-        request, "sign_in.html", viewer=None, status=error.status if error else 200,
-        sign_in_csrf=token, next=next or "", error=error.message if error else None, current=current,
+    return with_pre_session(
+        request, runtime, "sign_in.html", status=error.status if error else 200,
+        headers=error.headers if error else {}, next=next or "", error=error.message if error else None,
+        current=current,
     )  # fmt: skip
-    for name, value in (error.headers if error else {}).items():
-        response.headers[name] = value
+
+
+def with_pre_session(
+    request: Request, runtime: RuntimeDep, template: str, *, status: int, headers: Mapping[str, str], **context: Any
+) -> Response:
+    """A page with a form used before any session exists (sign-in, sign-up). Such forms are
+    protected from forged posts too (login CSRF): their token must match a cookie that only
+    our own page could have set."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, template, viewer=None, status=status, sign_in_csrf=token, **context)
+    response.headers.update(headers)
     response.set_cookie(
         PRE_SESSION_COOKIE, token, max_age=3600, path="/console", httponly=True, samesite="strict",
         secure=is_https(request, runtime),
@@ -88,13 +96,17 @@ def _form(
     return response
 
 
+def pre_session_token_valid(request: Request, fields: Mapping[str, str]) -> bool:
+    sent, expected = fields.get(CSRF_FIELD, ""), request.cookies.get(PRE_SESSION_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
 @router.post("/console/sign-in")
 async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
     fields = await form_fields(request)
     next_url = fields.get("next") or None
-    sent, expected = fields.get(CSRF_FIELD, ""), request.cookies.get(PRE_SESSION_COOKIE, "")
     try:
-        if not same_origin(request) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not same_origin(request) or not pre_session_token_valid(request, fields):
             raise Forbidden("this sign-in form expired or came from another site: try again")
         runtime.signin_throttle.hit(scope="console-sign-in", client=caller(request.scope, runtime).ip)
         token, viewer = await runtime.console.sign_in(fields.get("api_key", ""))
