@@ -123,6 +123,11 @@ async def set_limit_overrides(tx: Tx, *, user_id: str, overrides: dict[str, int 
     )
 
 
+async def set_status(tx: Tx, *, user_id: str, status: str) -> None:
+    """'active' or 'suspended' (the schema refuses anything else; 'deleted' is `mark_deleted`)."""
+    await tx.execute("UPDATE users SET status = $2 WHERE id = $1", user_id, status)
+
+
 async def mark_deleted(tx: Tx, *, user_id: str, now: float) -> None:
     await tx.execute("UPDATE users SET status = 'deleted', deleted_at = $2 WHERE id = $1", user_id, now)
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.db.database import Tx
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    id: str
+    started_at: float
+    heartbeat_at: float
 
 
 async def heartbeat(tx: Tx, *, instance_id: str, now: float) -> None:
@@ -29,3 +38,10 @@ async def forget_stale(tx: Tx, *, stale_before: float) -> int:
 
 async def alive(tx: Tx, *, since: float) -> int:
     return int(await tx.fetchval("SELECT COUNT(*) FROM instances WHERE heartbeat_at > $1", since))
+
+
+async def listed(tx: Tx) -> list[InstanceRow]:
+    """Every process still on record (the live ones, and dead ones not yet swept), newest
+    heartbeat first."""
+    rows = await tx.fetchall("SELECT id, started_at, heartbeat_at FROM instances ORDER BY heartbeat_at DESC, id")
+    return [InstanceRow(r["id"], r["started_at"], r["heartbeat_at"]) for r in rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from gateway.db.billing import holds, instances
+from gateway.db.billing.instances import InstanceRow
 from gateway.db.database import Database, Tx
 
 
@@ -36,6 +37,12 @@ async def release_orphans(db: Database, *, stale_after: float, batch: int = 200)
 async def live_processes(tx: Tx, *, since: float) -> int:
     """Gateway processes that proved they are alive since `since`."""
     return await instances.alive(tx, since=since)
+
+
+async def processes(db: Database) -> list[InstanceRow]:
+    """The processes on record with their heartbeats (for operators)."""
+    async with db.read() as tx:
+        return await instances.listed(tx)
 
 
 async def leave(db: Database, *, instance_id: str) -> None:
