@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from gateway.db.plans.plans import FREE_PLAN, PlanRow
 from gateway.deps import IdCursor, RuntimeDep, payments
 from gateway.errors import GatewayError
 from gateway.routes.console.web import ConsoleRoute, Customer, checked_form, redirect, render, validated
@@ -24,6 +23,7 @@ from gateway.services.keys.authenticate import Principal
 from gateway.services.payments import checkout as buying
 from gateway.services.payments.config import CENTS_PER_USD, MAX_USD, MIN_USD, usd
 from gateway.services.payments.setup import PaymentParts
+from gateway.services.plans.book import FREE_PLAN, PlanRow
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 PAGE = "/console/billing"

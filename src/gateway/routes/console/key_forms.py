@@ -14,13 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.db.keys.api_keys import KeyRow
-from gateway.db.plans.plans import LIMIT_FIELDS
-from gateway.db.reports.usage import Totals
 from gateway.routes.console.web import form_list
 from gateway.services.billing.key_budget import KeyBudget
 from gateway.services.billing.money import credits_text
-from gateway.services.reports.usage import KeyUsage
+from gateway.services.plans.book import LIMIT_FIELDS
+from gateway.services.reports.usage import KeyRow, KeyUsage, Totals
 
 RATE_PREFIX = "rl_"  # a rate-limit window's form field: rl_requests_per_minute
 LISTS = ("ip_allowlist", "domain_referrers", "allowed_models")

@@ -16,6 +16,8 @@ from gateway.services.keys.authenticate import Principal
 from gateway.services.plans import periods
 
 PLAN_CACHE_SECONDS = 5.0
+# The plan records and constants re-exported: routes read plans through here, never storage.
+__all__ = ["FREE_PLAN", "LIMIT_FIELDS", "PLAN_CACHE_SECONDS", "PlanBook", "PlanRow"]
 
 
 class PlanBook:

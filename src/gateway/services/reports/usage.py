@@ -25,6 +25,25 @@ from gateway.services.limits.rate_limiter import RateLimiter, duration, is_token
 from gateway.services.plans import periods
 
 DAY = 86_400
+# The records a report is made of, re-exported: routes read them through here, never storage.
+__all__ = [
+    "DAY",
+    "KeyRow",
+    "KeyUsage",
+    "Totals",
+    "UsageEntry",
+    "audit_page",
+    "balances_page",
+    "grouped",
+    "keys_usage",
+    "monitor",
+    "plan_usage",
+    "totals",
+    "usage_export",
+    "usage_page",
+    "usage_search",
+    "windows",
+]
 
 
 async def windows(limiter: RateLimiter, principal: Principal, plan: PlanRow) -> list[dict[str, Any]]:
