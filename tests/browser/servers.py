@@ -40,6 +40,16 @@ class LiveGateway:
         assert answer.status_code == 200, answer.text
         return Decimal(str(answer.json()["credits"]))
 
+    def user_id(self, api_key: str) -> str:
+        answer = httpx.get(f"{self.url}/user/balance", headers=bearer(api_key))
+        assert answer.status_code == 200, answer.text
+        found: str = answer.json()["user_id"]
+        return found
+
+    def delete_key(self, api_key: str, key_id: str) -> bool:
+        answer = httpx.delete(f"{self.url}/user/api-keys/{key_id}?confirmation=DELETE_KEY", headers=bearer(api_key))
+        return answer.status_code == 200
+
     def checkout(self, api_key: str, **body: Any) -> dict[str, Any]:
         """A Checkout Session opened through the JSON route: `session_id` and `checkout_url`
         (the fake's hosted page), e.g. `checkout(key, kind="credits", amount_usd="10")`."""
