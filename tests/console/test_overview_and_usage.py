@@ -86,3 +86,12 @@ async def test_a_key_name_with_html_is_escaped_in_usage(gateway: Gateway) -> Non
         page = (await console.get("/console/usage")).text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_usage_dates_at_the_calendar_edge_are_refused_not_a_server_error(gateway: Gateway) -> None:
+    account = await gateway.customer("5")
+    async with console_for(gateway, account["api_key"]) as console:
+        for path in ("/console/usage", "/console/usage.csv"):
+            refused = await console.get(path, end="9999-12-31")
+            assert refused.status_code == 400, (path, refused.status_code)
+            assert "expected a date" in refused.text

@@ -64,9 +64,12 @@ def _day(text: str | None, name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidRequest(f"{name}: expected a date like 2026-11-29") from None
+        day = date.max
+    if day == date.max:  # the day after (where a 'to' date ends) would be past the calendar
+        raise InvalidRequest(f"{name}: expected a date like 2026-11-29")
+    return day
 
 
 Text = Annotated[str | None, Query(max_length=200)]
