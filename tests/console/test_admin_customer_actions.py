@@ -108,3 +108,14 @@ async def test_an_unknown_status_is_refused_in_place(gateway: Gateway) -> None:
         refused = await console.post(f"/console/admin/customers/{account['user_id']}/status", {"status": "deleted"})
     assert refused.status_code == 400 and "Status not changed" in refused.text
     assert (await gateway.balance(account["api_key"]))["credits"] == 1
+
+
+async def test_a_suspended_customers_sessions_stay_ended_after_reactivation(gateway: Gateway) -> None:
+    account = await gateway.customer("1")
+    path = f"/console/admin/customers/{account['user_id']}"
+    async with console_for(gateway, account["api_key"]) as customer, console_for(gateway, ADMIN_KEY) as admin:
+        assert (await customer.get("/console")).status_code == 200
+        for status in ("suspended", "active"):  # reactivated before the customer loaded a page
+            assert (await admin.post(f"{path}/status", {"status": status})).status_code == 303
+        ended = await customer.get("/console")
+        assert ended.status_code == 303 and ended.headers["location"].startswith("/console/sign-in")

@@ -298,3 +298,18 @@ async def test_the_list_has_pages(gateway: Gateway, monkeypatch: pytest.MonkeyPa
     ids = sorted(made)
     assert all(k in first for k in ids[:2]) and not any(k in first for k in ids[2:])
     assert all(k in second for k in ids[2:]) and not any(k in second for k in ids[:2])
+
+
+async def test_a_session_stays_ended_when_its_revoked_key_is_switched_back_on(gateway: Gateway) -> None:
+    account = await gateway.customer("10")
+    other = await new_key(gateway, account["api_key"], key_name="other")
+    async with console_for(gateway, other["api_key"]) as console:
+        assert (await console.get("/console/keys")).status_code == 200
+        for active in (False, True):  # revoked, then switched back on before any page was loaded
+            changed = await gateway.client.put(
+                f"/user/api-keys/{other['id']}", json={"action": "update", "active": active},
+                headers=bearer(account["api_key"]),
+            )  # fmt: skip
+            assert changed.status_code == 200, changed.text
+        ended = await console.get("/console/keys")
+        assert ended.status_code == 303 and ended.headers["location"].startswith("/console/sign-in")

@@ -46,5 +46,9 @@ async def delete_for_key(tx: Tx, *, key_hash: str) -> int:
     return await tx.execute("DELETE FROM console_sessions WHERE key_hash = $1", key_hash)
 
 
+async def delete_for_user(tx: Tx, *, user_id: str) -> int:
+    return await tx.execute("DELETE FROM console_sessions WHERE user_id = $1", user_id)
+
+
 async def delete_expired(tx: Tx, *, now: float) -> int:
     return await tx.execute("DELETE FROM console_sessions WHERE expires_at <= $1", now)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from gateway.db.accounts import users
 from gateway.db.accounts.users import UserRow
+from gateway.db.console import sessions as console_sessions
 from gateway.db.database import Database
 from gateway.errors import InvalidRequest, NotFound
 from gateway.services.audit.chain import Auditor
@@ -37,6 +38,8 @@ async def set_status(
         if user.status == status:
             return user
         await users.set_status(tx, user_id=user_id, status=status)
+        if status == "suspended":  # its console sessions end for good, not just while suspended
+            await console_sessions.delete_for_user(tx, user_id=user_id)
         await auditor.record(
             tx, user_id=user_id, action=_ACTIONS[status], actor="admin",
             details={"status": status, "reason": reason or ""},

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.db.console import sessions as console_sessions
 from gateway.db.database import Database, Tx
 from gateway.db.keys import api_keys
 from gateway.db.keys.api_keys import KeyPolicy, KeyRow
@@ -132,6 +133,8 @@ async def update(
         await api_keys.update(tx, key_id=key_id, name=name, active=active, policy=policy)
         await balances.restart_key_counts(tx, user_id=user_id, key_id=key_id)
         key_hash = await api_keys.hash_of(tx, user_id=user_id, key_id=key_id)
+        if not active and key_hash is not None:  # revoked: its console sessions end for good,
+            await console_sessions.delete_for_key(tx, key_hash=key_hash)  # not just while it is off
         await auditor.record(tx, user_id=user_id, action="key.updated", actor="customer", key_id=key_id,
                              details={"name": name, "active": active, **_policy_details(policy)})  # fmt: skip
         updated = await _owned(tx, user_id=user_id, key_id=key_id)
