@@ -39,6 +39,8 @@ log = logging.getLogger("gateway.console")
 COOKIE = "gw_console"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_FIELDS = 200
+# PostgreSQL's text cannot hold a NUL: refused as invalid input on every backend alike.
+NUL_REFUSED = "the text sent contains a NUL character, which is not allowed"
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 # Every page answers with these: no caching of account pages, no framing, scripts and styles
@@ -137,6 +139,8 @@ class ConsoleRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             try:
+                if "\x00" in request.url.path or any("\x00" in v for v in request.query_params.values()):
+                    raise InvalidRequest(NUL_REFUSED)
                 return await handler(request)
             except SignedOut:
                 return redirect(sign_in_url(request))
@@ -231,6 +235,8 @@ async def form_fields(request: Request) -> dict[str, str]:
         pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
         raise InvalidRequest("too many form fields") from None
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise InvalidRequest(NUL_REFUSED)
     return dict(pairs)
 
 
