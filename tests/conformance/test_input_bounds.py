@@ -212,3 +212,24 @@ async def test_an_unpayable_max_tokens_is_402_or_429_never_a_500(gateways: Gatew
             assert (await gateway.chat(api_key)).status_code == 200  # nothing was left counted or held
             await assert_reads_answer(gateway, api_key, f"max_tokens on {plan_id}")
         assert await gateway.ledger_total(account["user_id"]) == (await gateway.balance(api_key))["credits"] * 10**9
+
+
+async def test_a_nul_character_anywhere_is_refused_never_a_server_error(gateways: Gateways) -> None:
+    """PostgreSQL's text cannot hold a NUL (it was a 500 there, stored as sent on SQLite)."""
+    async with gateways() as gateway:
+        account = await gateway.customer("1")
+        headers = bearer(account["api_key"])
+        allowlist = {"key_name": "x", "ip_allowlist": ["\u0000"]}
+        credit = {"user_id": "usr\u0000", "credits": "1", "reason": "r"}
+        answers = [
+            await gateway.client.post("/user/api-keys", json={"key_name": "a\u0000b"}, headers=headers),
+            await gateway.client.put("/user/profile", json={"username": "ada\u0000"}, headers=headers),
+            await gateway.client.post("/user/api-keys", json=allowlist, headers=headers),
+            await gateway.client.get("/user/api-keys?after=a%00b", headers=headers),
+            await gateway.client.put("/user/api-keys/key%00x", json={"action": "update"}, headers=headers),
+            await gateway.client.post("/admin/add_credits", json=credit, headers=ADMIN),
+        ]  # fmt: skip
+        for answer in answers:
+            assert answer.status_code == 400, (answer.request.url, answer.text)
+            assert "NUL character" in answer.json()["error"]["message"]
+        assert (await gateway.client.get("/user/api-keys", headers=headers)).status_code == 200

@@ -40,12 +40,29 @@ def _integer(text: str) -> int:
     return int(text)
 
 
+NUL_REFUSED = "the text sent contains a NUL character, which is not allowed"
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL's text cannot hold a NUL (a 500 there, stored on SQLite): refused alike on
+    every backend, wherever it hides in a body."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 class _DecimalJsonRequest(Request):
     """Reads JSON numbers from their decimal text, so 0.1 arrives as Decimal('0.1')."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             self._json = json.loads(await self.body(), parse_float=_number, parse_int=_integer)
+            if _holds_nul(self._json):
+                raise HTTPException(400, NUL_REFUSED)
         return self._json
 
 
@@ -54,6 +71,8 @@ class GatewayRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def decimal_handler(request: Request) -> Response:
+            if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
+                raise HTTPException(400, NUL_REFUSED)
             return await handler(_DecimalJsonRequest(request.scope, request.receive))
 
         return decimal_handler

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.deps import RuntimeDep, caller, get_runtime
 from gateway.errors import Forbidden, GatewayError, InternalError, InvalidRequest
+from gateway.routes.base import NUL_REFUSED  # PostgreSQL's text cannot hold a NUL
 from gateway.runtime import Runtime
 from gateway.services.billing.money import to_credits
 from gateway.services.console.sessions import Viewer
@@ -39,8 +40,6 @@ log = logging.getLogger("gateway.console")
 COOKIE = "gw_console"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_FIELDS = 200
-# PostgreSQL's text cannot hold a NUL: refused as invalid input on every backend alike.
-NUL_REFUSED = "the text sent contains a NUL character, which is not allowed"
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 # Every page answers with these: no caching of account pages, no framing, scripts and styles
