@@ -1,5 +1,5 @@
-"""`python -m gateway serve|migrate|payments reconcile|simulator`: run, migrate, apply the payments
-Stripe could not deliver, or simulate an upstream."""
+"""`python -m gateway serve|migrate|payments reconcile|simulator|admin|audit|backup`: run, migrate,
+apply the payments Stripe could not deliver, simulate an upstream, or operate (gateway.commands)."""
 
 from __future__ import annotations
 
@@ -106,5 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--port", type=int, default=9100)
     sim.add_argument("--token-delay-ms", type=float, default=0.0, help="time per generated token")
     sim.set_defaults(run=_simulator)
+    from gateway.commands import admin, audit, backup  # their parsers only: each command imports its own needs
+
+    for group in (admin, audit, backup):
+        group.register(commands)
     args = parser.parse_args(argv)
     args.run(args)

@@ -73,6 +73,12 @@ async def email_taken(tx: Tx, email: str, *, other_than: str | None = None) -> b
     return found is not None and found != other_than
 
 
+async def id_by_email(tx: Tx, email: str) -> str | None:
+    """The user with this (normalised) email, if any."""
+    found: str | None = await tx.fetchval("SELECT id FROM users WHERE email = $1", email)
+    return found
+
+
 async def username_taken(tx: Tx, username: str, *, other_than: str | None = None) -> bool:
     found = await tx.fetchval("SELECT id FROM users WHERE username = $1", username)
     return found is not None and found != other_than
@@ -126,6 +132,11 @@ async def set_limit_overrides(tx: Tx, *, user_id: str, overrides: dict[str, int 
 async def set_status(tx: Tx, *, user_id: str, status: str) -> None:
     """'active' or 'suspended' (the schema refuses anything else; 'deleted' is `mark_deleted`)."""
     await tx.execute("UPDATE users SET status = $2 WHERE id = $1", user_id, status)
+
+
+async def set_role(tx: Tx, *, user_id: str, role: str) -> None:
+    """'customer' or 'admin' (the schema refuses anything else)."""
+    await tx.execute("UPDATE users SET role = $2 WHERE id = $1", user_id, role)
 
 
 async def mark_deleted(tx: Tx, *, user_id: str, now: float) -> None:

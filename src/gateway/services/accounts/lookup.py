@@ -1,4 +1,4 @@
-"""Finding a customer for an admin: by user id, or by one of their full API keys."""
+"""Finding a customer for an admin: by user id, by email, or by one of their full API keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from gateway.db.accounts import users
 from gateway.db.database import Database
 from gateway.db.keys import api_keys
 from gateway.errors import NotFound
+from gateway.services.accounts.profile import normalise_email
 from gateway.services.keys.format import environment_of, key_hash
 
 
@@ -20,3 +21,12 @@ async def resolve_user(db: Database, *, pepper: bytes, user_id: str | None, api_
         if user_id is None or await users.get(tx, user_id) is None:
             raise NotFound("no such user", param="user_id")
         return user_id
+
+
+async def user_by_email(db: Database, *, email: str) -> str:
+    """The user with this email (compared as stored: trimmed and lower-cased)."""
+    async with db.read() as tx:
+        found = await users.id_by_email(tx, normalise_email(email))
+    if found is None:
+        raise NotFound("no user has this email", param="email")
+    return found
