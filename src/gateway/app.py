@@ -17,10 +17,11 @@ from starlette.types import ASGIApp
 from gateway.asgi import GatewayApp
 from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequest, from_status
 from gateway.logs import redact_access_logs
-from gateway.routes import accounts, admin, console, keys, payments, plans, public, user
+from gateway.routes import accounts, admin, console, cron, keys, payments, plans, public, user
 from gateway.routes.chat import ChatEndpoint
 from gateway.routes.openapi import finish
 from gateway.runtime import Runtime, start_runtime, stop_runtime
+from gateway.serverless import ServerlessApp
 from gateway.settings import Settings, load_settings
 
 
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.runtime = None
     for router in (
         public.router, plans.public, accounts.router, user.router, keys.router, payments.customer, payments.stripe,
-        admin.router, plans.admin, payments.admin, *console.routers(),
+        admin.router, plans.admin, payments.admin, cron.router, *console.routers(),
     ):  # fmt: skip
         api.include_router(router)
     api.add_exception_handler(GatewayError, _gateway_error)
@@ -111,4 +112,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             expose_headers=["x-request-id", "retry-after", "x-should-retry"],
             max_age=600,
         )
+    if settings.vercel:  # a function frozen between requests: see `serverless`
+        app = ServerlessApp(app, runtime)
     return app

@@ -90,6 +90,11 @@ class InactiveApiKey(InvalidApiKey):
     default_message = "this API key is not active"
 
 
+class InvalidCronSecret(InvalidApiKey):
+    code = "invalid_cron_secret"
+    default_message = "the cron routes need 'Authorization: Bearer <CRON_SECRET>' (what Vercel Cron sends)"
+
+
 # 402 ------------------------------------------------------------------------------------
 
 

@@ -145,7 +145,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         auditor=Auditor(audit_key(settings.secret())),
         plans=PlanBook(db),
         catalog=catalog,
-        limiter=RateLimiter(windows),
+        limiter=RateLimiter(windows, finish_inline=settings.vercel),
         releases=PendingReleases(db),
         upstream=upstream,
         simulator=simulator,

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     instance_heartbeat_seconds: float = Field(default=10.0, gt=0)
     instance_stale_seconds: float = Field(default=30.0, gt=0)
 
+    # The bearer Vercel Cron sends to the /internal/cron routes (unset: they answer 503).
+    cron_secret: SecretStr | None = None
+    # Set to 1 by Vercel in its functions (not by operators): the serverless rules apply there —
+    # PostgreSQL only, SECRET_KEY required, and work done by cron routes, not background tasks.
+    vercel: bool = False
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -155,6 +161,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not '*' or an http(s) origin")
         return origins
 
+    @field_validator("cron_secret")
+    @classmethod
+    def _usable_cron_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # CRON_SECRET= (empty) means unset: the cron routes stay closed
+        if len(value.get_secret_value()) < 16 or any(c.isspace() for c in value.get_secret_value()):
+            raise ValueError("must be at least 16 characters, without spaces (Vercel sends it as a bearer)")
+        return value
+
     @field_validator("register_rate_limit", "console_signin_rate_limit")
     @classmethod
     def _limit_notation(cls, value: str) -> str:
@@ -178,6 +193,28 @@ class Settings(BaseSettings):
             admin = self.admin_api_key
             if admin is not None and len(admin.get_secret_value()) < MIN_SECRET_CHARS:
                 problems.append(f"ADMIN_API_KEY: must be at least {MIN_SECRET_CHARS} characters in production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _serverless(self) -> Settings:
+        """On Vercel every request may meet a new instance, each with its own throwaway disk."""
+        if not self.vercel:
+            return self
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append(
+                "DATABASE_URL: SQLite cannot work on Vercel (VERCEL=1): each function instance has its own "
+                "temporary disk, so accounts and balances would be lost and never shared. Set DATABASE_URL to "
+                "PostgreSQL, e.g. Supabase's transaction pooler: "
+                "postgresql://postgres.<ref>:<password>@aws-0-<region>.pooler.supabase.com:6543/postgres"
+            )
+        if self.secret_key is None:
+            problems.append(
+                "SECRET_KEY: required on Vercel (32+ characters, the same for every deployment): a generated "
+                "development secret cannot be kept there, and every instance must hash keys alike"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -102,9 +102,14 @@ def _headers(windows: list[Window], usage: list[Usage]) -> dict[str, str]:
 
 
 class RateLimiter:
-    def __init__(self, store: WindowStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: WindowStore, clock: Callable[[], float] = time.time, *, finish_inline: bool = False
+    ) -> None:
         self._store = store
         self._clock = clock
+        # Serverless: a process may be frozen as soon as its response is out, and a correction
+        # left for later would keep a concurrency slot taken; there, it is made before the end.
+        self._finish_inline = finish_inline
         # Which windows apply, worked out once per (cached principal, plan) pair.
         self._specs: dict[str, tuple[Principal, PlanRow, list[Spec]]] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -136,7 +141,7 @@ class RateLimiter:
 
     async def finish_soon(self, ticket: Ticket, *, actual_tokens: int | None) -> None:
         """`finish`, without making the response wait for a round trip to a shared store."""
-        if not self._store.remote:
+        if not self._store.remote or self._finish_inline:
             await self.finish(ticket, actual_tokens=actual_tokens)
             return
         task = asyncio.create_task(self.finish(ticket, actual_tokens=actual_tokens))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -197,6 +198,22 @@ class AutoTopUps:
                     log.exception("auto top-up of %s failed; retrying at the next settlement", user_id)
                 finally:
                     self._due.discard(user_id)
+
+    async def run_once(self) -> dict[str, int]:
+        """One pass over every user, not only those a settlement here woke: each whose auto top-up
+        is on and whose credits are below the threshold (a payment of unknown outcome is sent
+        again here too). Where no job outlives a request (Vercel), the cron route runs this.
+        Returns how many users ended in each outcome."""
+        await self.reload()
+        outcomes: Counter[str] = Counter()
+        for user_id, threshold in list(self._thresholds.items()):
+            try:
+                if (await balances.balance_of(self._db, user_id=user_id)).credits < threshold:
+                    outcomes[await self.top_up(user_id)] += 1
+            except Exception:
+                log.exception("auto top-up of %s failed; retrying at the next pass", user_id)
+                outcomes["failed"] += 1
+        return dict(outcomes)
 
     async def top_up(self, user_id: str) -> str:
         """One off-session payment for the user, if still below the threshold and none is in
