@@ -175,3 +175,21 @@ async def test_users_lists_and_searches(backend: str, tmp_path: Path) -> None:
         assert await operator.refused("admin", "users", "--limit", "0") == "--limit must be between 1 and 1000"
         # Reading needs no SECRET_KEY.
         assert "ada@example.com" in await operator.ok("admin", "users", SECRET_KEY="")
+
+
+async def test_in_development_the_gateways_generated_secret_is_used_never_made(tmp_path: Path) -> None:
+    """A gateway started without SECRET_KEY keeps one in .gateway-secret (development only): the
+    commands run from the same directory use it, and never generate one of their own."""
+    async with database("sqlite", tmp_path) as (url, db):
+        ada = await customer(db, "ada@example.com")
+        operator = Operator(url, tmp_path, SECRET_KEY="")
+        assert (await operator.refused("admin", "add-credits", "--user", ada.user.id, "--credits", "1", "--reason", "r")
+                ).startswith("SECRET_KEY is not set")  # fmt: skip
+        assert not (tmp_path / ".gateway-secret").exists()
+        (tmp_path / ".gateway-secret").write_text(SECRET_KEY + "\n")
+        await operator.ok("admin", "add-credits", "--user", ada.user.id, "--credits", "1", "--reason", "r")
+        assert "1 entries checked" in await operator.ok("audit", "verify", SECRET_KEY=SECRET_KEY)
+        production = await operator("audit", "verify", ENVIRONMENT="production")  # the file is not used there
+        assert production.code == 1
+        assert production.err.startswith("gateway: invalid configuration:\n")
+        assert "SECRET_KEY: required when ENVIRONMENT=production" in production.err
