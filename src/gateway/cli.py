@@ -41,8 +41,13 @@ def _serve(args: argparse.Namespace) -> None:
 def _migrate(_: argparse.Namespace) -> None:
     from gateway.db.database import open_database
 
+    try:  # a container runs this first: a bad setting is named, not a traceback
+        settings = load_settings()
+    except ConfigError as error:
+        sys.exit(f"gateway: {error}")
+
     async def run() -> list[str]:
-        db = await open_database(load_settings().database_url)
+        db = await open_database(settings.database_url)
         try:
             return await db.migrate()
         finally:
