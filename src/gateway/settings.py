@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # How often a process proves it is alive, and when its reservations count as orphaned.
     instance_heartbeat_seconds: float = Field(default=10.0, gt=0)
     instance_stale_seconds: float = Field(default=30.0, gt=0)
+    # How long a SIGTERM lets requests and streams in flight finish before what still runs is
+    # cut (and settled for what it delivered): a deploy must not cut paying streams short.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Operations: a bearer that opens /metrics without the admin key (a scraper should not hold
+    # the key that moves money), and `json` for log shippers (one JSON object per line).
+    metrics_token: SecretStr | None = None
+    log_format: Literal["text", "json"] = "text"
 
     # The bearer Vercel Cron sends to the /internal/cron routes (unset: they answer 503).
     cron_secret: SecretStr | None = None
@@ -160,6 +167,20 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"{origin!r} is not '*' or an http(s) origin")
         return origins
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_name(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # METRICS_TOKEN= (empty) means unset, never "an empty bearer opens /metrics"
+        if len(value.get_secret_value()) < 16 or any(c.isspace() for c in value.get_secret_value()):
+            raise ValueError("must be at least 16 characters, without spaces")
+        return value
 
     @field_validator("cron_secret")
     @classmethod

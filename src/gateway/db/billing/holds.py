@@ -143,5 +143,21 @@ async def orphans(tx: Tx, *, stale_before: float, limit: int) -> Sequence[HoldRo
     return [_hold(r) for r in rows]
 
 
+async def held_by_instance(tx: Tx, instance_id: str, *, limit: int) -> Sequence[HoldRow]:
+    """Holds a process still has; at the end of its shutdown, none of its calls runs any more."""
+    rows = await tx.fetchall(
+        "SELECT id, user_id, key_id, amount, key_held FROM reservations WHERE instance_id = $1 ORDER BY id LIMIT $2",
+        instance_id,
+        limit,
+    )
+    return [_hold(r) for r in rows]
+
+
 async def held_by_user(tx: Tx, user_id: str) -> int:
     return int(await tx.fetchval("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE user_id = $1", user_id))
+
+
+async def in_flight(tx: Tx) -> tuple[int, int]:
+    """How many holds there are and what they add up to, every process and customer together."""
+    row = await tx.fetchrow("SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM reservations")
+    return (0, 0) if row is None else (int(row["n"]), int(row["total"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.db.billing import key_budgets, ledger
+from gateway.db.billing import holds, key_budgets, ledger
 from gateway.db.billing.ledger import Balance, LedgerRow
 from gateway.db.billing.usage import UsageRow
 from gateway.db.database import Database, Tx
@@ -20,6 +20,7 @@ __all__ = [
     "UsageRow",
     "balance_in",
     "balance_of",
+    "holds_in_flight",
     "key_usage",
     "ledger_page",
     "ledger_total",
@@ -61,6 +62,12 @@ async def ledger_total(db: Database, *, user_id: str) -> int:
     """Σ of the user's ledger: equals credits + reserved, always."""
     async with db.read() as tx:
         return await ledger.total(tx, user_id)
+
+
+async def holds_in_flight(db: Database) -> tuple[int, int]:
+    """(holds, what they add up to) across every process: the metrics' scrape reads this."""
+    async with db.autocommit() as tx:
+        return await holds.in_flight(tx)
 
 
 async def total_held(tx: Tx) -> int:

@@ -35,6 +35,7 @@ from gateway.services.keys import allowlist
 from gateway.services.keys.allowlist import Caller
 from gateway.services.keys.authenticate import Principal
 from gateway.services.limits.rate_limiter import Ticket
+from gateway.services.operations.access import RequestNote
 from gateway.upstream.base import StreamBroken, Upstream, UpstreamReply
 
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -50,20 +51,32 @@ class Answer:
 
 
 async def chat_completion(
-    ctx: CallContext, *, authorization: str | None, raw: bytes, request_id: str, caller: Callable[[], Caller]
+    ctx: CallContext,
+    *,
+    authorization: str | None,
+    raw: bytes,
+    request_id: str,
+    caller: Callable[[], Caller],
+    note: RequestNote | None = None,
 ) -> Answer:
-    """The call. `caller` tells where the request comes from, asked only of keys that need it."""
+    """The call. `caller` tells where the request comes from, asked only of keys that need it;
+    `note` learns who called, the model, and (at the end) tokens and cost, for the access line."""
     principal = await ctx.auth.authenticate(authorization)  # 1
+    if note is not None:
+        note.identify(user_id=principal.user_id, key=principal.mask)
     ticket: Ticket | None = None
     try:
         request = parse_chat_request(raw)
         await allowlist.guard(ctx.db, ctx.auditor, principal=principal, caller=caller)  # 1
         quote = await admission.quote(ctx, principal, request)  # 2
+        if note is not None:
+            note.model = quote.model.id  # the catalog's id, not whatever the client sent
         ticket = await ctx.limiter.admit(principal, quote.plan, tokens=quote.tokens, request_id=request_id)  # 3
         budget = await _hold_or_take_back(ctx, principal, request, quote, ticket)  # 4
         books = CallEnd(
-            ctx, principal=principal, request=request, quote=quote, budget=budget, ticket=ticket, request_id=request_id
-        )
+            ctx, principal=principal, request=request, quote=quote, budget=budget, ticket=ticket,
+            request_id=request_id, note=note,
+        )  # fmt: skip
         reply = await _forward(ctx, books, request, budget)  # 5
         if request.stream and reply.content_type.startswith("text/event-stream"):
             return Answer(ticket.headers, events=RelayedStream(books, reply))  # 6 and 7, as it streams
@@ -99,6 +112,7 @@ def _forward_body(request: ChatRequest, budget: Budget) -> bytes:
 async def _forward(ctx: CallContext, books: CallEnd, request: ChatRequest, budget: Budget) -> UpstreamReply:
     """Step 5. An upstream refusal ends the call (nothing charged) and is raised, mapped."""
     upstream: Upstream = ctx.simulator if books.principal.is_test else ctx.upstream
+    books.forwarding()
     try:
         reply = await upstream.chat(_forward_body(request, budget))
     except GatewayError as exc:

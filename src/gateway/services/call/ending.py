@@ -5,6 +5,7 @@ with its rate-limit ticket and its usage record.
 Should the write of that end fail even after the database's retries, the hold goes to the
 release queue (`billing.holds.PendingReleases`), which keeps trying: no hold outlives its
 call. The write is shielded, so a client that goes away cannot stop the books being written.
+Once they are, the call's end is counted (`operations.metrics`) and noted for its access line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from gateway.services.call.context import CallContext
 from gateway.services.call.request import ChatRequest
 from gateway.services.keys.authenticate import Principal
 from gateway.services.limits.rate_limiter import Ticket
+from gateway.services.operations import metrics
+from gateway.services.operations.access import RequestNote
 
 T = TypeVar("T")
 
@@ -41,6 +44,7 @@ class CallEnd:
         budget: Budget,
         ticket: Ticket,
         request_id: str,
+        note: RequestNote | None = None,
     ) -> None:
         self._ctx = ctx
         self.principal = principal
@@ -51,10 +55,21 @@ class CallEnd:
         self._request_id = request_id
         self._started = time.monotonic()
         self._ended = False
+        self._note = note
+        self._arrived = note.started if note is not None else time.perf_counter()
+        self._forwarded: float | None = None  # perf_counter when the request went upstream
 
     @property
     def ended(self) -> bool:
         return self._ended
+
+    def forwarding(self) -> None:
+        """The request goes upstream now: its upstream time starts."""
+        self._forwarded = time.perf_counter()
+
+    def first_piece(self) -> None:
+        """A stream's first piece is going to the client."""
+        metrics.first_token(time.perf_counter() - self._arrived)
 
     async def settle(self, usage: TokenUsage, *, outcome: str, source: str) -> Settlement:
         """Charge what `usage` costs (test keys: nothing) and release the rest of the hold."""
@@ -69,6 +84,7 @@ class CallEnd:
             return await billing.settle(db, hold=hold, cost=cost, record=record)
 
         settlement = await self._end(write)
+        self._count(outcome, usage, settlement.charged)
         if hold is not None:
             self._ctx.balance_watch.settled(self.principal.user_id, settlement.balance.credits)
         await self._end_ticket(usage.prompt_tokens + usage.completion_tokens)
@@ -92,6 +108,7 @@ class CallEnd:
                 await billing.release(db, hold=hold, record=record)
 
         await self._end(write)
+        self._count(outcome, TokenUsage(0, 0), ZERO)
         await self._end_ticket(0)  # forwarded, so it counts as a request, with no tokens
 
     def estimated_usage(self, completion_tokens: int) -> dict[str, Any]:
@@ -116,6 +133,22 @@ class CallEnd:
             raise
         self._ended = True
         return result
+
+    def _count(self, outcome: str, usage: TokenUsage, charged: int) -> None:
+        upstream = None if self._forwarded is None else time.perf_counter() - self._forwarded
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        metrics.call_ended(
+            model=self._quote.model.id,  # a catalog id: what the quote found
+            outcome=outcome,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=charged,
+            upstream_seconds=upstream,
+        )
+        if self._note is not None:
+            self._note.charged(
+                prompt_tokens=prompt, completion_tokens=completion, cost=charged, upstream_seconds=upstream
+            )
 
     async def _end_ticket(self, tokens: int) -> None:
         # Not shielded: cancelled only at shutdown, when a token estimate left counted (or a

@@ -200,11 +200,15 @@ class RelayedStream:
         relay = self._relay
         splitter = SseSplitter()
         ending: str | None = None
+        first = True
         try:
             async for piece in self._reply.chunks():
                 # Everything one upstream read produced goes out in one write.
                 out = b"".join([await relay.on_event(event) for event in splitter.feed(piece)])
                 if out:
+                    if first:
+                        first = False
+                        relay.books.first_piece()
                     yield out
         except StreamBroken as broken:
             ending = broken.reason

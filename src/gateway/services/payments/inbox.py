@@ -18,6 +18,7 @@ from gateway.db.database import Database, Tx, retrying
 from gateway.db.payments import customers, events
 from gateway.errors import InvalidRequest, ServiceUnavailable
 from gateway.services.keys.authenticate import KeyAuthenticator
+from gateway.services.operations import metrics
 from gateway.services.payments import events_plans, events_topups
 from gateway.services.payments.auto_topup import AutoTopUps
 from gateway.services.payments.config import Payments
@@ -90,8 +91,20 @@ class Inbox:
         self._auto_topups = auto_topups
 
     async def apply(self, document: dict[str, Any]) -> Outcome | Literal["duplicate"]:
-        """Apply one event once: "applied", "ignored" (nothing to do) or "duplicate"."""
+        """Apply one event once: "applied", "ignored" (nothing to do) or "duplicate" — each
+        counted by type (`other` for types the gateway does not act on) and outcome, as is a
+        failure ("failed": Stripe delivers it again)."""
         event = _event(document)
+        kind = event.type if event.type in HANDLERS else metrics.OTHER
+        try:
+            outcome = await self._apply(event)
+        except BaseException:
+            metrics.payment_event(kind, "failed")
+            raise
+        metrics.payment_event(kind, outcome)
+        return outcome
+
+    async def _apply(self, event: Event) -> Outcome | Literal["duplicate"]:
         async with self._db.read() as tx:
             if await events.known(tx, event.id):
                 return "duplicate"
