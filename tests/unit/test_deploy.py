@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import shlex
 import subprocess
 import sys
 import tomllib
@@ -284,6 +283,13 @@ def test_the_python_version_is_pinned_for_vercel_and_satisfies_the_project() -> 
     assert requires == ">=3.11" and tuple(map(int, pinned.split("."))) >= (3, 11)
 
 
+def test_the_vercel_upload_keeps_what_the_build_needs_and_no_secret() -> None:
+    ignored = {line for line in (ROOT / ".vercelignore").read_text().splitlines() if line and line[0] != "#"}
+    assert {".env", ".gateway-secret", "*.db", ".venv"} <= ignored
+    needed = {"src", "api", "pyproject.toml", "uv.lock", "README.md", ".python-version", "vercel.json"}
+    assert not needed & ignored  # README.md: pyproject.toml's readme, read when the project is built
+
+
 def _name(package: str) -> str:
     return re.sub(r"[-_.]+", "-", package).lower()
 
@@ -320,4 +326,4 @@ def test_the_entry_point_is_found_by_vercel_s_rule() -> None:
         if isinstance(target, ast.Name)
     ]
     assert "app" in assigned
-    assert shlex.split("api/index.py")  # the path vercel.json names
+    assert (ROOT / "api" / "index.py").exists() and "api/index.py" in vercel()["functions"]
