@@ -17,11 +17,12 @@ from starlette.types import ASGIApp
 from gateway.asgi import GatewayApp
 from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequest, from_status
 from gateway.logs import redact_access_logs
-from gateway.routes import accounts, admin, console, cron, keys, payments, plans, public, user
+from gateway.routes import accounts, admin, console, cron, health, keys, payments, plans, public, user
 from gateway.routes.chat import ChatEndpoint
 from gateway.routes.openapi import finish
 from gateway.runtime import Runtime, start_runtime, stop_runtime
 from gateway.serverless import ServerlessApp
+from gateway.services.operations.draining import Drain, watch_signals
 from gateway.settings import Settings, load_settings
 
 
@@ -61,14 +62,18 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or load_settings()
     redact_access_logs()  # whoever serves the app, no key in a query string reaches a log
+    drain = Drain(grace=settings.shutdown_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(settings)
         app.state.runtime = runtime
+        unwatch = watch_signals(drain)  # SIGTERM: not ready any more, and the grace starts
         try:
             yield
         finally:
+            unwatch()
+            await drain.finish()  # what the server gave up on ends its books before the runtime closes
             app.state.runtime = None
             await stop_runtime(runtime)
 
@@ -80,9 +85,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         redoc_url=None,
     )
     api.state.runtime = None
+    api.state.drain = drain
     for router in (
-        public.router, plans.public, accounts.router, user.router, keys.router, payments.customer, payments.stripe,
-        admin.router, plans.admin, payments.admin, cron.router, *console.routers(),
+        public.router, health.router, plans.public, accounts.router, user.router, keys.router, payments.customer,
+        payments.stripe, admin.router, plans.admin, payments.admin, cron.router, *console.routers(),
     ):  # fmt: skip
         api.include_router(router)
     api.add_exception_handler(GatewayError, _gateway_error)
@@ -102,7 +108,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         found: Runtime | None = api.state.runtime
         return found
 
-    app: ASGIApp = GatewayApp(api=api, chat=ChatEndpoint(runtime), max_body_bytes=settings.max_body_bytes)
+    app: ASGIApp = GatewayApp(
+        api=api, chat=ChatEndpoint(runtime, drain), max_body_bytes=settings.max_body_bytes, drain=drain
+    )
     if settings.cors_origins:
         app = CORSMiddleware(
             app,

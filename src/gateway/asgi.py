@@ -9,6 +9,7 @@ is passed through to the upstream anyway. Everything else is served by FastAPI.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.bounds import MAX_JSON_DEPTH, nesting_exceeds
 from gateway.errors import GatewayError, InternalError, InvalidRequest, MethodNotAllowed, RequestTooLarge
 from gateway.ids import random_hex
+from gateway.services.operations.draining import Drain, ShuttingDown
 
 log = logging.getLogger("gateway.http")
 
@@ -81,10 +83,12 @@ class GatewayApp:
         api: ASGIApp,
         chat: Callable[[Scope, Receive, Send], Awaitable[None]],
         max_body_bytes: int,
+        drain: Drain,
     ) -> None:
         self.api = api
         self.chat = chat
         self.max_body_bytes = max_body_bytes
+        self.drain = drain  # every request in flight, so a shutdown can wait for it (or cut it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,28 +106,41 @@ class GatewayApp:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
+        task = self.drain.enter()
         try:
-            body = await _read_body(scope, receive, self.max_body_bytes)
-            if body is None:
-                return
-            if nesting_exceeds(body):
-                # Refused before anything is held or counted: the chat body may be re-serialised
-                # for the upstream (orjson writes at most 254 levels), and json.loads recurses.
-                raise InvalidRequest(f"the request body nests more than {MAX_JSON_DEPTH} levels deep")
-            scope[BODY] = body
-            if scope["path"] == CHAT_PATH:
-                if scope["method"] != "POST":
-                    raise MethodNotAllowed(f"{CHAT_PATH} accepts POST only", headers={"allow": "POST"})
-                await self.chat(scope, receive, send_with_id)
-            else:
-                await self.api(scope, _replay(body, receive), send_with_id)
+            await self._dispatch(scope, receive, send_with_id)
         except GatewayError as error:
             if not started:
                 await send_error(send_with_id, error)
+        except asyncio.CancelledError:
+            if not self.drain.was_cut(task):
+                raise
+            # Cut at the end of the shutdown grace: a 503 if nothing was sent yet; else the
+            # response ends unfinished (the server closes the connection), never passing as whole.
+            if not started:
+                await send_error(send_with_id, ShuttingDown())
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await send_error(send_with_id, InternalError())
+        finally:
+            self.drain.leave(task)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(scope, receive, self.max_body_bytes)
+        if body is None:
+            return
+        if nesting_exceeds(body):
+            # Refused before anything is held or counted: the chat body may be re-serialised
+            # for the upstream (orjson writes at most 254 levels), and json.loads recurses.
+            raise InvalidRequest(f"the request body nests more than {MAX_JSON_DEPTH} levels deep")
+        scope[BODY] = body
+        if scope["path"] == CHAT_PATH:
+            if scope["method"] != "POST":
+                raise MethodNotAllowed(f"{CHAT_PATH} accepts POST only", headers={"allow": "POST"})
+            await self.chat(scope, receive, send)
+        else:
+            await self.api(scope, _replay(body, receive), send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

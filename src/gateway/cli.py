@@ -8,19 +8,27 @@ import asyncio
 import sys
 
 from gateway.logs import configure_logging
-from gateway.settings import ConfigError, load_settings
+from gateway.settings import ConfigError, load_settings, with_dev_secret
 
 
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from gateway.services.operations import serving
+
     try:
         settings = load_settings(dev_secret=False)
     except ConfigError as error:
         sys.exit(f"gateway: {error}")
+    refusal = serving.workers_refusal(settings, args.workers)
+    if refusal is not None:
+        sys.exit(f"gateway: {refusal}")
+    if args.workers > 1:
+        with_dev_secret(settings)  # made once here, or each worker would make its own
     where = f"http://{args.host}:{args.port}"
     print(f"gateway listening on {where}  (API docs: {where}/docs, OpenAI base_url: {where}/v1)")
-    print(f"database: {settings.database_display}")
+    print(f"database: {settings.database_display}; {args.workers} worker process(es)")
+    print(f"on SIGTERM, requests in flight get {settings.shutdown_grace_seconds:g} s (SHUTDOWN_GRACE_SECONDS)")
     if settings.admin_api_key is None:
         print("admin routes are closed: restart with ADMIN_API_KEY set to get an admin key, e.g.")
         new_key = "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
@@ -28,13 +36,15 @@ def _serve(args: argparse.Namespace) -> None:
     else:
         print("admin key: the value of ADMIN_API_KEY (send it as 'Authorization: Bearer ...')")
     sys.stdout.flush()
+    serving.exit_zero_once_stopped()
     uvicorn.run(
         "gateway.main:app",
         host=args.host,
         port=args.port,
+        workers=args.workers,
         proxy_headers=False,
         access_log=args.access_log,
-        timeout_graceful_shutdown=args.graceful_seconds,
+        timeout_graceful_shutdown=serving.server_shutdown_limit(settings),
     )
 
 
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--access-log", action="store_true")
-    serve.add_argument("--graceful-seconds", type=int, default=None, help="limit for in-flight requests at SIGTERM")
+    serve.add_argument("--workers", type=int, default=1, help="processes (more than 1 needs PostgreSQL and REDIS_URL)")
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or migrate the database schema").set_defaults(run=_migrate)
     payments = commands.add_parser("payments", help="payments with Stripe").add_subparsers(dest="what", required=True)

@@ -212,6 +212,13 @@ async def stop_runtime(runtime: Runtime) -> None:
         await runtime.payments.stop()
     if await runtime.releases.retry():
         log.warning("%d holds could not be released; other processes will sweep them", len(runtime.releases))
+    try:  # every call has ended (see `operations.draining`): what it still holds goes back now
+        released = await sweeping.release_own(runtime.db, instance_id=runtime.instance_id)
+    except Exception:
+        log.exception("releasing this process's last holds failed; other processes will sweep them")
+    else:
+        if released:
+            log.warning("released %d holds of calls cut at shutdown", released)
     await sweeping.leave(runtime.db, instance_id=runtime.instance_id)
     await runtime.limiter.drain()
     await runtime.bus.close()

@@ -6,6 +6,7 @@ JSON, or SSE events as they arrive.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import aclosing
@@ -19,6 +20,7 @@ from gateway.runtime import Runtime
 from gateway.services.call.chat import chat_completion
 from gateway.services.call.sse import error_event
 from gateway.services.keys.allowlist import Caller
+from gateway.services.operations.draining import Drain, ShuttingDown
 
 log = logging.getLogger("gateway.chat")
 _SSE_HEADERS = [
@@ -28,13 +30,19 @@ _SSE_HEADERS = [
 ]
 
 
+_CUT = ShuttingDown(
+    "the gateway is restarting and cut this stream at the end of its shutdown grace; only what was delivered is charged"
+)
+
+
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.encode(), value.encode()) for name, value in headers.items()]
 
 
 class ChatEndpoint:
-    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
+    def __init__(self, runtime: Callable[[], Runtime | None], drain: Drain) -> None:
         self._runtime = runtime
+        self._drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self._runtime()
@@ -63,6 +71,13 @@ class ChatEndpoint:
                     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *rate]})
                     async for piece in pieces:
                         await send({"type": "http.response.body", "body": piece, "more_body": True})
+            except asyncio.CancelledError:
+                if not self._drain.was_cut(asyncio.current_task()):
+                    raise
+                # Still running at the end of the shutdown grace: its books are already ended
+                # (charged for what was delivered, by `aclose`); the client learns why it stops.
+                await send({"type": "http.response.body", "body": error_event(_CUT)})
+                return
             except Exception:
                 # Headers are gone: the stream still ends properly, with an error event.
                 log.exception("a stream failed after it started")

@@ -34,6 +34,20 @@ async def release_orphans(db: Database, *, stale_after: float, batch: int = 200)
     return released
 
 
+async def release_own(db: Database, *, instance_id: str, batch: int = 200) -> int:
+    """At the end of a shutdown, once none of this process's calls runs any more: give back
+    any hold one of them could not end (its write was cut), rather than leave it for a sweep."""
+    released = 0
+    while True:
+        async with db.read() as tx:
+            found = await holds.held_by_instance(tx, instance_id, limit=batch)
+        for hold in found:
+            if await db.holds.release(hold_id=hold.id) is not None:
+                released += 1
+        if len(found) < batch:
+            return released
+
+
 async def live_processes(tx: Tx, *, since: float) -> int:
     """Gateway processes that proved they are alive since `since`."""
     return await instances.alive(tx, since=since)
