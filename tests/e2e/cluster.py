@@ -80,7 +80,7 @@ class Cluster:
         self.direct_url = database_url(name)
         self.pooled_url = database_url(name, stack.enter_context(pgbouncer()) + "/x")
         redis_url = need_redis()
-        self.prefix = stack.enter_context(_sync_prefix())
+        self.prefix = stack.enter_context(sync_redis_prefix())
         self.env = {
             "SECRET_KEY": SECRET_KEY,
             "ADMIN_API_KEY": ADMIN_KEY,
@@ -152,7 +152,8 @@ class Cluster:
 
 
 @contextmanager
-def _sync_prefix() -> Iterator[str]:
+def sync_redis_prefix() -> Iterator[str]:
+    """`tests.services.redis_prefix` for tests that run no event loop of their own."""
     holder: dict[str, str] = {}
     manager = redis_prefix()
 

@@ -23,9 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.cluster import postgres_database
+from tests.e2e.cluster import postgres_database, sync_redis_prefix
 from tests.e2e.processes import Process, gateway_args, simulator_process
-from tests.services import database_url, need_redis, redis_prefix
+from tests.services import database_url, need_redis
 from tests.support import ADMIN, ADMIN_KEY, SECRET_KEY, bearer, free_port, json_decimal
 
 pytestmark = pytest.mark.e2e
@@ -85,23 +85,13 @@ def _postgres_books(url: str) -> Reader:
 
 
 @contextmanager
-def _redis_prefix() -> Iterator[str]:
-    manager = redis_prefix()
-    prefix = asyncio.run(manager.__aenter__())
-    try:
-        yield prefix
-    finally:
-        asyncio.run(manager.__aexit__(None, None, None))
-
-
-@contextmanager
 def backend(kind: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Reader]]:
     """The gateway's environment for one backend, and how to read its books."""
     if kind == "sqlite":
         yield {"DATABASE_URL": f"sqlite:///{tmp_path}/e2e.db"}, _sqlite_books(tmp_path / "e2e.db")
         return
     redis_url = need_redis()
-    with postgres_database() as name, _redis_prefix() as prefix:
+    with postgres_database() as name, sync_redis_prefix() as prefix:
         url = database_url(name)
         yield {"DATABASE_URL": url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix}, _postgres_books(url)
 
