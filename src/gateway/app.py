@@ -16,13 +16,14 @@ from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
 from gateway.errors import GatewayError, InternalError, InvalidJson, InvalidRequest, from_status
-from gateway.logs import redact_access_logs
-from gateway.routes import accounts, admin, console, cron, health, keys, payments, plans, public, user
+from gateway.logs import redact_access_logs, use_format
+from gateway.routes import accounts, admin, console, cron, health, keys, metrics, payments, plans, public, user
 from gateway.routes.chat import ChatEndpoint
 from gateway.routes.openapi import finish
 from gateway.runtime import Runtime, start_runtime, stop_runtime
 from gateway.serverless import ServerlessApp
 from gateway.services.operations.draining import Drain, watch_signals
+from gateway.services.operations.metrics import process_stopping
 from gateway.settings import Settings, load_settings
 
 
@@ -62,6 +63,7 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or load_settings()
     redact_access_logs()  # whoever serves the app, no key in a query string reaches a log
+    use_format(settings.log_format)  # LOG_FORMAT, for the gateway's lines and the server's
     drain = Drain(grace=settings.shutdown_grace_seconds)
 
     @asynccontextmanager
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             await drain.finish()  # what the server gave up on ends its books before the runtime closes
             app.state.runtime = None
             await stop_runtime(runtime)
+            process_stopping()  # multiprocess metrics: this process's live gauges go with it
 
     api = FastAPI(
         title="Credit-metered OpenAI-compatible gateway",
@@ -88,7 +91,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.drain = drain
     for router in (
         public.router, health.router, plans.public, accounts.router, user.router, keys.router, payments.customer,
-        payments.stripe, admin.router, plans.admin, payments.admin, cron.router, *console.routers(),
+        payments.stripe, admin.router, plans.admin, payments.admin, cron.router, metrics.router, *console.routers(),
     ):  # fmt: skip
         api.include_router(router)
     api.add_exception_handler(GatewayError, _gateway_error)

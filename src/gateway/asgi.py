@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.bounds import MAX_JSON_DEPTH, nesting_exceeds
 from gateway.errors import GatewayError, InternalError, InvalidRequest, MethodNotAllowed, RequestTooLarge
 from gateway.ids import random_hex
+from gateway.services.operations import access
 from gateway.services.operations.draining import Drain, ShuttingDown
 
 log = logging.getLogger("gateway.http")
@@ -26,6 +27,8 @@ log = logging.getLogger("gateway.http")
 CHAT_PATH = "/v1/chat/completions"
 REQUEST_ID = "gateway.request_id"
 BODY = "gateway.body"
+NOTE = "gateway.note"  # the request's `access.RequestNote`, filled by whoever learns something
+OTHER_ROUTE = "other"  # a path no route matched: never the raw path (ids, pasted keys)
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -96,13 +99,16 @@ class GatewayApp:
             return
         request_id = _request_id(scope)
         scope[REQUEST_ID] = request_id
+        scope[NOTE] = note = access.arrived()
         started = False
+        status = 499  # nginx's "client closed request": the client left before any answer
         id_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
@@ -125,6 +131,9 @@ class GatewayApp:
                 await send_error(send_with_id, InternalError())
         finally:
             self.drain.leave(task)
+            # After the response's last byte (a stream's too): its metrics and access line.
+            route = CHAT_PATH if scope["path"] == CHAT_PATH else route_template(scope)
+            access.finished(note, request_id=request_id, method=scope["method"], route=route, status=status)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(scope, receive, self.max_body_bytes)
@@ -141,6 +150,13 @@ class GatewayApp:
             await self.chat(scope, receive, send)
         else:
             await self.api(scope, _replay(body, receive), send)
+
+
+def route_template(scope: Scope) -> str:
+    """The path of the route that served the request (`/user/api-keys/{key_id}`), as the
+    router left it in the scope; `other` when none matched."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else OTHER_ROUTE
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="run the gateway (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument("--access-log", action="store_true", help="uvicorn's access line too (the gateway logs its own)")
     serve.add_argument("--workers", type=int, default=1, help="processes (more than 1 needs PostgreSQL and REDIS_URL)")
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or migrate the database schema").set_defaults(run=_migrate)

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from starlette.types import Scope
 
-from gateway.asgi import header, header_lines
+from gateway.asgi import NOTE, header, header_lines
 from gateway.bounds import MAX_ROW_ID, MAX_TIMESTAMP
 from gateway.errors import ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.keys import allowlist
 from gateway.services.keys.allowlist import Caller
 from gateway.services.keys.authenticate import Admin, Principal
+from gateway.services.operations.access import BOOTSTRAP_ADMIN
 from gateway.services.payments.checkout import check_billing_key
 from gateway.services.payments.setup import PaymentParts
 
@@ -52,13 +53,25 @@ async def _guarded(principal: Principal, request: Request, runtime: Runtime) -> 
     return principal
 
 
+def _noted(request: Request, principal: Principal | None) -> None:
+    """Who called, for the request's access line (the bootstrap admin: no user, no mask)."""
+    note = request.scope.get(NOTE)
+    if note is not None:
+        if principal is None:
+            note.identify(user_id=None, key=BOOTSTRAP_ADMIN)
+        else:
+            note.identify(user_id=principal.user_id, key=principal.mask)
+
+
 async def current_key(request: Request, runtime: RuntimeDep) -> Principal:
     principal = await runtime.auth.authenticate(request.headers.get("authorization"))
+    _noted(request, principal)
     return await _guarded(principal, request, runtime)
 
 
 async def current_admin(request: Request, runtime: RuntimeDep) -> Admin:
     admin = await runtime.auth.authenticate_admin(request.headers.get("authorization"))
+    _noted(request, admin.principal)
     if admin.principal is not None:
         await _guarded(admin.principal, request, runtime)
     return admin

@@ -14,7 +14,7 @@ from contextlib import aclosing
 from starlette.types import Receive, Scope, Send
 
 from gateway import deps
-from gateway.asgi import BODY, REQUEST_ID, header, send_error
+from gateway.asgi import BODY, NOTE, REQUEST_ID, header, send_error
 from gateway.errors import GatewayError, InternalError, ServiceUnavailable
 from gateway.runtime import Runtime
 from gateway.services.call.chat import chat_completion
@@ -60,6 +60,7 @@ class ChatEndpoint:
                 raw=scope[BODY],
                 request_id=scope[REQUEST_ID],
                 caller=caller,
+                note=scope.get(NOTE),
             )
         except GatewayError as error:
             await send_error(send, error)
