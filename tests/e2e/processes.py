@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,6 +81,67 @@ def gateway_process(tmp_path: Path, name: str = "gateway", *, port: int | None =
         yield process
     finally:
         process.stop()
+
+
+@contextmanager
+def serving(
+    tmp_path: Path, name: str, args: Callable[[int], list[str]], env: dict[str, str], *, attempts: int = 3
+) -> Iterator[Process]:
+    """A gateway started with `args(port)` and stopped afterwards, ready once its own
+    `/health/ready` answers 200 with its instance id — not merely once something answers on the
+    port: when another process takes the port between choosing and binding it, the gateway
+    exits and is started again on another."""
+    for attempt in range(attempts):
+        port = free_port()
+        process = Process(args(port), env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}-{attempt}.log")
+        try:
+            if _own_ready(process):
+                break
+        except BaseException:
+            process.stop()
+            raise
+        process.stop()
+    else:
+        raise RuntimeError(f"{name} did not start in {attempts} attempts:\n{process.output()}")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _own_ready(process: Process, timeout: float = 60) -> bool:
+    """True once the gateway holds its port and answers ready; False if it exited (its port
+    was taken)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if process.popen.poll() is not None:
+            return False
+        if not _listens(process.popen.pid, process.port):
+            continue  # still starting, or about to exit: someone else answers on that port
+        try:
+            if httpx.get(process.url + "/health/ready", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+    raise RuntimeError(f"not ready after {timeout}s:\n{process.output()}")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (read from Linux's /proc)."""
+    held = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+                if local_port == port and state == "0A" and f"socket:[{inode}]" in held:  # 0A: LISTEN
+                    return True
+    return False
 
 
 @contextmanager

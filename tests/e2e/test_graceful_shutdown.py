@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from tests.e2e.cluster import postgres_database, sync_redis_prefix
-from tests.e2e.processes import Process, gateway_args, simulator_process
+from tests.e2e.processes import Process, gateway_args, serving, simulator_process
 from tests.services import database_url, need_redis
-from tests.support import ADMIN, ADMIN_KEY, SECRET_KEY, bearer, free_port, json_decimal
+from tests.support import ADMIN, ADMIN_KEY, SECRET_KEY, bearer, json_decimal
 
 pytestmark = pytest.mark.e2e
 STREAMS = 20
@@ -100,17 +100,6 @@ def serve_args(port: int) -> list[str]:
     return [sys.executable, "-m", "gateway", "serve", "--port", str(port)]
 
 
-@contextmanager
-def gateway(tmp_path: Path, name: str, args: Callable[[int], list[str]], env: dict[str, str]) -> Iterator[Process]:
-    port = free_port()
-    process = Process(args(port), env=env, cwd=tmp_path, port=port, log=tmp_path / f"{name}.log")
-    try:
-        process.wait_ready("/health/ready")
-        yield process
-    finally:
-        process.stop()
-
-
 def customer(server: Process) -> dict[str, Any]:
     """A customer with 1 credit, on the enterprise plan (20 concurrent streams are within it)."""
     account: dict[str, Any] = httpx.post(f"{server.url}/auth/register", json={"email": "drain@example.com"}).json()
@@ -182,7 +171,7 @@ def test_sigterm_lets_twenty_streams_finish_and_bills_each_once(tmp_path: Path, 
             "UPSTREAM_BASE_URL": f"{upstream.url}/v1",
             "SHUTDOWN_GRACE_SECONDS": str(grace),
         }
-        with gateway(tmp_path, "gateway", serve_args, env) as server:
+        with serving(tmp_path, "gateway", serve_args, env) as server:
             account = customer(server)
             streams = [Stream(server, account["api_key"]) for _ in range(STREAMS)]
             for stream in streams:
@@ -205,7 +194,7 @@ def test_sigterm_lets_twenty_streams_finish_and_bills_each_once(tmp_path: Path, 
         assert found.usage == [("completed", HELLO_COST, 20)] * STREAMS
         assert (found.credits, found.reserved, found.holds) == (CREDITS - STREAMS * HELLO_COST, 0, 0)
         assert found.ledger == found.credits + found.reserved
-        with gateway(tmp_path, "restarted", serve_args, env) as again:
+        with serving(tmp_path, "restarted", serve_args, env) as again:
             balance = json_decimal(httpx.get(f"{again.url}/user/balance", headers=bearer(account["api_key"])))
         assert (balance["credits"], balance["reserved"]) == (1 - Decimal(STREAMS * HELLO_COST) / CREDITS, 0)
 
@@ -230,7 +219,7 @@ def test_a_stream_longer_than_the_grace_is_cut_and_charged_for_what_it_delivered
             "UPSTREAM_BASE_URL": f"{upstream.url}/v1",
             "SHUTDOWN_GRACE_SECONDS": str(grace),
         }
-        with gateway(tmp_path, "gateway", command, env) as server:
+        with serving(tmp_path, "gateway", command, env) as server:
             account = customer(server)
             stream = Stream(server, account["api_key"], content="Hello [[tokens=200]]")  # about 20 s
             stream.start()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.cluster import postgres_database, sync_redis_prefix
-from tests.e2e.processes import Process
+from tests.e2e.processes import Process, serving
 from tests.services import database_url, need_redis
 from tests.support import ADMIN, ADMIN_KEY, GATEWAY_ENV, SECRET_KEY, bearer, free_port, json_decimal
 
@@ -72,10 +72,7 @@ def test_two_workers_serve_with_every_guarantee_and_stop_on_sigterm(
     tmp_path: Path, postgres_and_redis: dict[str, str]
 ) -> None:
     env = postgres_and_redis
-    port = free_port()
-    server = Process(serve(port, 2), env=env, cwd=tmp_path, port=port, log=tmp_path / "workers.log")
-    try:
-        server.wait_ready("/health/ready", timeout=60)
+    with serving(tmp_path, "workers", lambda port: serve(port, 2), env) as server:
         answering = _answering_instances(server, want=2)
         assert len(answering) == 2, server.output()
         assert answering == _instances(env["DATABASE_URL"])  # two processes, each on record
@@ -110,8 +107,6 @@ def test_two_workers_serve_with_every_guarantee_and_stop_on_sigterm(
         assert _instances(env["DATABASE_URL"]) == set()  # both workers shut down cleanly
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/health/live", timeout=2)
-    finally:
-        server.stop()
 
 
 def _refused(tmp_path: Path, workers: int, **env: str) -> subprocess.CompletedProcess[str]:
