@@ -12,8 +12,6 @@ from gateway.settings import ConfigError, load_settings, with_dev_secret
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from gateway.services.operations import serving
 
     try:
@@ -36,16 +34,7 @@ def _serve(args: argparse.Namespace) -> None:
     else:
         print("admin key: the value of ADMIN_API_KEY (send it as 'Authorization: Bearer ...')")
     sys.stdout.flush()
-    serving.exit_zero_once_stopped()
-    uvicorn.run(
-        "gateway.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,
-        access_log=args.access_log,
-        timeout_graceful_shutdown=serving.server_shutdown_limit(settings),
-    )
+    serving.run(settings, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
 def _migrate(_: argparse.Namespace) -> None:

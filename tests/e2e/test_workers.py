@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.cluster import postgres_database, sync_redis_prefix
-from tests.e2e.processes import Process, serving
+from tests.e2e.processes import Process, serving, simulator_process
 from tests.services import database_url, need_redis
 from tests.support import ADMIN, ADMIN_KEY, GATEWAY_ENV, SECRET_KEY, bearer, free_port, json_decimal
 
@@ -32,16 +34,44 @@ def serve(port: int, workers: int) -> list[str]:
 
 
 @pytest.fixture
-def postgres_and_redis() -> Iterator[dict[str, str]]:
+def postgres_and_redis(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of gateways on a database and Redis prefix of their own, whose upstream
+    is the simulator process at 10 ms a token ("Hello": 0.2 s)."""
     redis_url = need_redis()
-    with postgres_database() as name, sync_redis_prefix() as prefix:
+    with (
+        postgres_database() as name,
+        sync_redis_prefix() as prefix,
+        simulator_process(tmp_path, token_delay_ms=10) as upstream,
+    ):
         yield {
             "DATABASE_URL": database_url(name),
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": prefix,
             "SECRET_KEY": SECRET_KEY,
             "ADMIN_API_KEY": ADMIN_KEY,
+            "UPSTREAM_BASE_URL": f"{upstream.url}/v1",
         }
+
+
+def customer(server: Process, email: str) -> dict[str, str]:
+    account: dict[str, str] = httpx.post(f"{server.url}/auth/register", json={"email": email}).json()
+    for path, body in [
+        ("/admin/assign-plan", {"user_id": account["user_id"], "plan_id": "enterprise"}),
+        ("/admin/add_credits", {"user_id": account["user_id"], "credits": "1", "reason": "e2e"}),
+    ]:
+        assert httpx.post(server.url + path, json=body, headers=ADMIN).status_code == 200
+    return account
+
+
+def stream(server: Process, api_key: str, events: list[str], first: threading.Event) -> None:
+    """A stream of 400 tokens (about 4 s), read to its end."""
+    body = {**HELLO, "stream": True, "messages": [{"role": "user", "content": "Hello [[tokens=400]]"}]}
+    url = f"{server.url}/v1/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=bearer(api_key), timeout=60) as answer:
+        for line in answer.iter_lines():
+            if line:
+                events.append(line)
+                first.set()
 
 
 def _instances(url: str) -> set[str]:
@@ -77,12 +107,7 @@ def test_two_workers_serve_with_every_guarantee_and_stop_on_sigterm(
         assert len(answering) == 2, server.output()
         assert answering == _instances(env["DATABASE_URL"])  # two processes, each on record
 
-        account = httpx.post(f"{server.url}/auth/register", json={"email": "workers@example.com"}).json()
-        for path, body in [
-            ("/admin/assign-plan", {"user_id": account["user_id"], "plan_id": "enterprise"}),
-            ("/admin/add_credits", {"user_id": account["user_id"], "credits": "1", "reason": "e2e"}),
-        ]:
-            assert httpx.post(server.url + path, json=body, headers=ADMIN).status_code == 200
+        account = customer(server, "workers@example.com")
         key = bearer(account["api_key"])
         paid = [httpx.post(f"{server.url}/v1/chat/completions", json=HELLO, headers=key) for _ in range(20)]
         assert [answer.status_code for answer in paid] == [200] * 20
@@ -102,11 +127,23 @@ def test_two_workers_serve_with_every_guarantee_and_stop_on_sigterm(
         ]
         assert sorted(statuses) == [200] * 5 + [429] * 5
 
+        # SIGTERM with a stream in flight: new connections are refused at once (not left
+        # waiting in the supervisor's backlog), the stream finishes, every worker stops.
+        events: list[str] = []
+        first = threading.Event()
+        streamer = customer(server, "stream@example.com")["api_key"]
+        reader = threading.Thread(target=stream, args=(server, streamer, events, first))
+        reader.start()
+        assert first.wait(15)
         server.popen.send_signal(signal.SIGTERM)
-        assert server.popen.wait(40) == 0, server.output()
-        assert _instances(env["DATABASE_URL"]) == set()  # both workers shut down cleanly
+        time.sleep(0.5)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/health/live", timeout=2)
+        assert reader.is_alive()  # refused while the stream still runs
+        reader.join(30)
+        assert events[-1] == "data: [DONE]"
+        assert server.popen.wait(40) == 0, server.output()
+        assert _instances(env["DATABASE_URL"]) == set()  # both workers shut down cleanly
 
 
 def _refused(tmp_path: Path, workers: int, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,14 @@ from __future__ import annotations
 import math
 import signal
 from types import FrameType
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from gateway.settings import Settings
+
+APP = "gateway.main:app"
 
 MAX_WORKERS = 64
 # uvicorn's own limit comes this long after the app's grace: the app cuts what still runs
@@ -60,3 +66,32 @@ def exit_zero_once_stopped() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+class _Workers(Multiprocess):
+    """uvicorn's supervisor of worker processes, which also lets go of the listening socket
+    when told to stop. The workers close their copies at once, but the supervisor's kept the
+    port open: new connections then waited in its backlog, never served, until every worker
+    had drained — instead of being refused, so that clients and load balancers go elsewhere."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the app (`APP`, imported by each process) until SIGTERM has drained it."""
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": False,  # the gateway decides which forwarded headers to believe (TRUSTED_PROXIES)
+        "access_log": access_log,
+        "timeout_graceful_shutdown": server_shutdown_limit(settings),
+    }
+    exit_zero_once_stopped()
+    if workers == 1:
+        uvicorn.run(APP, **options)
+        return
+    config = uvicorn.Config(APP, workers=workers, **options)
+    _Workers(config, sockets=[config.bind_socket()]).run()
