@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.services.operations import serving
 from gateway.services.operations.serving import server_shutdown_limit, workers_refusal
 from tests.support import make_settings
 
@@ -41,3 +42,19 @@ def test_a_count_out_of_range_is_refused(tmp_path: Path, workers: int) -> None:
 def test_the_servers_own_limit_comes_after_the_apps_grace(tmp_path: Path) -> None:
     assert server_shutdown_limit(make_settings(tmp_path)) == 35
     assert server_shutdown_limit(make_settings(tmp_path, shutdown_grace_seconds=2.5)) == 8
+
+
+def test_the_serve_command_starts_the_metrics_directory_empty(tmp_path: Path) -> None:
+    (tmp_path / "counter_123.db").write_bytes(b"old run")
+    (tmp_path / "keep.txt").write_text("not prometheus-client's")
+    assert serving.fresh_metrics_dir(2, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_several_workers_without_a_metrics_directory_are_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="gateway.serve"):
+        assert serving.fresh_metrics_dir(3, {}) == 0
+        assert serving.fresh_metrics_dir(1, {}) == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 workers without PROMETHEUS_MULTIPROC_DIR: each scrape sees one worker's metrics"
+    ]

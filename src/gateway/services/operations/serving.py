@@ -4,8 +4,11 @@ keep every guarantee with, how long the server itself waits at a shutdown, and i
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -15,6 +18,8 @@ from uvicorn.supervisors import Multiprocess
 from gateway.settings import Settings
 
 APP = "gateway.main:app"
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger("gateway.serve")
 
 MAX_WORKERS = 64
 # uvicorn's own limit comes this long after the app's grace: the app cuts what still runs
@@ -80,8 +85,25 @@ class _Workers(Multiprocess):
         super().terminate_all()
 
 
+def fresh_metrics_dir(workers: int, environ: dict[str, str] | None = None) -> int:
+    """prometheus-client's files of an earlier run in PROMETHEUS_MULTIPROC_DIR would add that
+    run's counts to this one's: the serve command, parent of this run's processes, starts the
+    directory empty (one serve command per directory). Without the directory, several workers
+    each count alone: said once. Returns how many old files were removed."""
+    folder = (os.environ if environ is None else environ).get(METRICS_DIR)
+    if not folder:
+        if workers > 1:
+            log.warning("%d workers without %s: each scrape sees one worker's metrics", workers, METRICS_DIR)
+        return 0
+    stale = list(Path(folder).glob("*.db")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the app (`APP`, imported by each process) until SIGTERM has drained it."""
+    fresh_metrics_dir(workers)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
