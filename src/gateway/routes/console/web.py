@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -254,7 +255,7 @@ def set_session_cookie(response: Response, request: Request, runtime: Runtime, t
     response.set_cookie(
         COOKIE,
         token,
-        max_age=int(runtime.settings.console_session_hours * 3600),
+        max_age=math.ceil(runtime.settings.console_session_hours * 3600),  # never 0: that deletes it
         path="/console",
         httponly=True,
         samesite="lax",  # strict would sign people out when Stripe's Checkout sends them back
