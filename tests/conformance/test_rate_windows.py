@@ -42,7 +42,7 @@ async def test_same_decisions_as_the_reference_arithmetic(windows: WindowStore) 
 
 async def test_simultaneous_admissions_never_exceed_a_window(windows: WindowStore) -> None:
     specs = [Window("burst", 60, 37, 1), Window("tokens", 60, 1_000, 20)]
-    # The connections first: 64 opened at once on a busy machine can miss Redis' 0.25 s connect
+    # The connections first: 64 opened at once on a busy machine can miss Redis' connect
     # timeout, and the in-process fallback (right for an outage) is not what this test is about.
     await asyncio.gather(*(windows.peek(specs, now=T0) for _ in range(64)))
     outcomes = await asyncio.gather(*(windows.admit(specs, None, now=T0) for _ in range(200)))

@@ -17,7 +17,13 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("gateway.redis")
 T = TypeVar("T")
-TIMEOUT_SECONDS = 0.25
+# How long a Redis connect or command may take before Redis counts as unreachable (and the
+# process serves with in-process state until it answers again). Not less: a busy process
+# opening dozens of pool connections at once, or answering many requests on one event loop,
+# can take a few hundred milliseconds to read a healthy Redis' reply, and a false "unreachable"
+# loosens rate limits to one process's count. A Redis really gone costs the requests in flight
+# at most this once; the rest fall back at once.
+TIMEOUT_SECONDS = 1.0
 POOL_SIZE = 64
 POOL_WAIT_SECONDS = 2.0
 FAILURES = (RedisError, OSError, TimeoutError)
