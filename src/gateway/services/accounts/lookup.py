@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from gateway.db.accounts import users
-from gateway.db.database import Database
+from gateway.db.accounts.users import UserRow
+from gateway.db.database import Database, Tx
 from gateway.db.keys import api_keys
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound
 from gateway.services.accounts.profile import normalise_email
 from gateway.services.keys.format import environment_of, key_hash
 
@@ -30,3 +31,14 @@ async def user_by_email(db: Database, *, email: str) -> str:
     if found is None:
         raise NotFound("no user has this email", param="email")
     return found
+
+
+async def changeable_user(tx: Tx, *, user_id: str) -> UserRow:
+    """The user an admin is about to change (role, status), read in the change's transaction:
+    404 if there is none; a deleted account is never changed again."""
+    user = await users.get(tx, user_id)
+    if user is None:
+        raise NotFound("no such user", param="user_id")
+    if user.status == "deleted":
+        raise InvalidRequest("this account was deleted by its owner and cannot be changed", param="user_id")
+    return user

@@ -9,8 +9,9 @@ from dataclasses import replace
 from gateway.db.accounts import users
 from gateway.db.accounts.users import UserRow
 from gateway.db.database import Database
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import InvalidRequest
 from gateway.services.accounts import signup
+from gateway.services.accounts.lookup import changeable_user
 from gateway.services.accounts.signup import Registration
 from gateway.services.audit.chain import Auditor
 from gateway.services.billing.money import ZERO
@@ -28,11 +29,7 @@ async def set_role(
     if role not in ROLES:
         raise InvalidRequest("'role' must be 'customer' or 'admin'", param="role")
     async with db.transaction() as tx:
-        user = await users.get(tx, user_id)
-        if user is None:
-            raise NotFound("no such user", param="user_id")
-        if user.status == "deleted":
-            raise InvalidRequest("this account was deleted by its owner and cannot be changed", param="user_id")
+        user = await changeable_user(tx, user_id=user_id)
         if user.role == role:
             return user, False
         await users.set_role(tx, user_id=user_id, role=role)

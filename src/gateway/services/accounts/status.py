@@ -9,7 +9,8 @@ from gateway.db.accounts import users
 from gateway.db.accounts.users import UserRow
 from gateway.db.console import sessions as console_sessions
 from gateway.db.database import Database
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import InvalidRequest
+from gateway.services.accounts.lookup import changeable_user
 from gateway.services.audit.chain import Auditor
 from gateway.services.keys.authenticate import KeyAuthenticator
 
@@ -30,11 +31,7 @@ async def set_status(
     if status not in _ACTIONS:
         raise InvalidRequest("'status' must be 'active' or 'suspended'", param="status")
     async with db.transaction() as tx:
-        user = await users.get(tx, user_id)
-        if user is None:
-            raise NotFound("no such user", param="user_id")
-        if user.status == "deleted":
-            raise InvalidRequest("this account was deleted by its owner and cannot be changed", param="user_id")
+        user = await changeable_user(tx, user_id=user_id)
         if user.status == status:
             return user
         await users.set_status(tx, user_id=user_id, status=status)
